@@ -1,0 +1,231 @@
+"""The ``automl-meta`` command line: thin — it parses, calls the library, prints with rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from automl_meta._version import __version__
+from automl_meta.errors import AutoMLMetaError, AutoMLMetaWarning
+
+app = typer.Typer(
+    name="automl-meta",
+    help="Hyperparameter meta-learning for tabular data: recommend, warm-start, fit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Build, inspect, export and import meta-databases.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err_console = Console(stderr=True)
+
+DB_OPTION = typer.Option(None, "--db", help="Meta-database URL or SQLite path "
+                         "(default: $AUTOML_META_DB or the user store).")
+TARGET_OPTION = typer.Option(None, "--target", "-t", help="Label column (default: "
+                             "target/class/label, or an ARFF file's last attribute).")
+TASK_OPTION = typer.Option(None, "--task", help="classification or regression "
+                           "(default: inferred, or from an index.csv beside the file).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"automl-meta {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """automl-meta: choose algorithms and hyperparameters from the memory of past datasets."""
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for item in caught:
+        if issubclass(item.category, AutoMLMetaWarning):
+            err_console.print(f"[yellow]warning:[/] {item.message}")
+
+
+@app.command()
+def metafeatures(
+    data: str = typer.Argument(..., help="Dataset: a file path, openml:ID or sklearn:NAME."),
+    target: str | None = TARGET_OPTION,
+    task: str | None = TASK_OPTION,
+    groups: str = typer.Option("all", "--groups", help="Comma-separated groups: general, "
+                               "statistical, info-theory, landmarking, model-based, or all."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Compute a dataset's meta-features (with the seconds each took)."""
+    from automl_meta.data import load_dataset
+    from automl_meta.metafeatures import extract_metafeatures
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_dataset(data, target=target, task=task)
+        chosen: Any = "all" if groups == "all" else [g.strip() for g in groups.split(",")]
+        features = extract_metafeatures(dataset, groups=chosen)
+    _print_warnings(caught)
+    if as_json:
+        values = {k: (None if v != v else v) for k, v in features.to_dict().items()}
+        print(json.dumps({"dataset": dataset.name, "metafeatures": values}, indent=1))
+        return
+    table = Table(title=f"Meta-features of {dataset.name}")
+    for column in ("name", "group", "value", "seconds"):
+        table.add_column(column, justify="right" if column in ("value", "seconds") else "left")
+    for name, value in sorted(features.items()):
+        table.add_row(name, features.groups.get(name, ""), f"{value:.6g}",
+                      f"{features.seconds.get(name, 0.0):.4f}")
+    console.print(table)
+
+
+@app.command()
+def evaluate(
+    data: str = typer.Argument(..., help="Dataset: a file path, openml:ID or sklearn:NAME."),
+    algorithm: str = typer.Option("hist_gb", "--algorithm", "-a", help="Algorithm name."),
+    params: str = typer.Option("{}", "--params", help="JSON of hyperparameters (others "
+                               "take the algorithm's default)."),
+    target: str | None = TARGET_OPTION,
+    task: str | None = TASK_OPTION,
+    protocol: str = typer.Option("cv5", "--protocol", help="cvK or holdoutF, e.g. cv5."),
+    time_limit: float = typer.Option(300.0, "--time-limit", help="Seconds before the "
+                                     "evaluation is stopped."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Score one configuration on a dataset with cross-validation, safely."""
+    from automl_meta.data import load_dataset
+    from automl_meta.evaluation import evaluate as run_evaluation
+    from automl_meta.space import default_config
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_dataset(data, target=target, task=task)
+    _print_warnings(caught)
+    config = default_config(algorithm, dataset.task)
+    config["params"].update(_parse_json(params, "--params"))
+    result = run_evaluation(config, dataset, protocol=protocol, time_limit=time_limit)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=1, default=str))
+        return
+    console.print(f"[bold]{dataset.name}[/] {algorithm} {protocol}: status {result.status}")
+    for name, value in result.metrics.items():
+        console.print(f"  {name:>18} {value:.4f}")
+    if result.error:
+        console.print(f"[red]{result.error}[/]")
+
+
+def _parse_json(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{option} must be a JSON object: {exc}") from exc
+    if not isinstance(value, dict):
+        raise typer.BadParameter(f"{option} must be a JSON object, got {text!r}.")
+    return value
+
+
+def _open_db(db: str | None) -> Any:
+    from automl_meta.config import user_db_url
+    from automl_meta.metadb import MetaDB
+
+    return MetaDB(db or user_db_url())
+
+
+@db_app.command("build")
+def db_build(
+    data: list[Path] = typer.Argument(..., help="Dataset files or directories of them."),
+    db: str | None = DB_OPTION,
+    configs: int = typer.Option(22, "--configs", help="Random configurations per algorithm "
+                                "(each algorithm's default is added)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel workers."),
+    backend: str = typer.Option("loky", "--backend", help="loky, dask or ray."),
+    time_limit: float = typer.Option(60.0, "--time-limit", help="Seconds per evaluation."),
+    max_rows: int = typer.Option(1000, "--max-rows", help="Rows per dataset used for "
+                                 "evaluations (stratified subsample)."),
+    protocol: str = typer.Option("cv3", "--protocol", help="Evaluation protocol, e.g. cv3."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the configuration grid and the splits."),
+    metafeatures: bool = typer.Option(True, "--metafeatures/--no-metafeatures",
+                                      help="Also compute each dataset's meta-features."),
+) -> None:
+    """Evaluate a fixed configuration grid on every dataset (resumable, crash-safe)."""
+    from automl_meta.data import list_datasets
+    from automl_meta.metadb import BuildSettings, build
+
+    paths: list[Path] = []
+    for item in data:
+        paths.extend(list_datasets(item) if item.is_dir() else [item])
+    store = _open_db(db)
+    settings = BuildSettings(configs_per_algorithm=configs, seed=seed, protocol=protocol,
+                             max_rows=max_rows, time_limit=time_limit,
+                             metafeatures=metafeatures)
+    console.print(f"building into {store.url} from {len(paths)} dataset file(s)")
+    totals = build(store, paths, settings, jobs=jobs, backend=backend)
+    for path, reason in totals.pop("skipped"):
+        err_console.print(f"[yellow]skipped[/] {path}: {reason}")
+    console.print(f"done: {totals['ok']} ok, {totals['failed']} failed evaluations "
+                  f"({totals['missing_before']} were missing)")
+
+
+@db_app.command("stats")
+def db_stats(
+    db: str | None = DB_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Coverage of a meta-database: datasets, configurations, evaluations, failures, size."""
+    stats = _open_db(db).stats()
+    if as_json:
+        print(json.dumps(stats, indent=1))
+        return
+    table = Table(title="meta-database")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key in ("datasets", "datasets_with_metafeatures", "configs", "evaluations",
+                "failures", "runs", "bytes", "schema_version"):
+        table.add_row(key, f"{stats[key]:,}")
+    for algorithm, count in sorted(stats["configs_per_algorithm"].items()):
+        table.add_row(f"configs: {algorithm}", f"{count:,}")
+    console.print(table)
+
+
+@db_app.command("export")
+def db_export(
+    directory: Path = typer.Argument(..., help="Output directory of the Parquet bundle."),
+    db: str | None = DB_OPTION,
+    command: str = typer.Option("", "--command", help="The command that built the data, "
+                                "recorded in the manifest."),
+) -> None:
+    """Export a meta-database as a Parquet bundle with a manifest."""
+    from automl_meta.metadb._bundle import export_bundle
+
+    manifest = export_bundle(_open_db(db), directory, command=command)
+    console.print(f"exported {manifest['counts']} to {directory}")
+
+
+@db_app.command("import")
+def db_import(
+    directory: Path = typer.Argument(..., help="A bundle directory (from db export)."),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Merge a Parquet bundle into a meta-database (idempotent)."""
+    from automl_meta.metadb._bundle import import_bundle
+
+    result = import_bundle(_open_db(db), directory)
+    console.print(f"imported {result}")
+
+
+def main() -> None:
+    """Entry point: run the app and turn our errors into a clear message and exit code 2."""
+    try:
+        app()
+    except AutoMLMetaError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)

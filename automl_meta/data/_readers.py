@@ -1,0 +1,215 @@
+"""Readers that turn a file on disk into a raw DataFrame, with clear errors."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from automl_meta.data._prepare import warn
+from automl_meta.errors import DatasetError
+
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None, ".data": None}
+PARQUET_SUFFIXES = (".parquet", ".pq")
+ARFF_SUFFIXES = (".arff",)
+NA_VALUES = ["?", "NA", "NaN", "nan", "null", "NULL", ""]
+SUPPORTED = ".csv, .tsv, .txt, .data (each optionally .gz), .parquet, .pq, .arff (optionally .gz)"
+
+
+def split_suffix(path: Path) -> tuple[str, bool]:
+    """The data suffix of ``path`` (``.csv``) and whether it is gzip-compressed."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compressed = bool(suffixes) and suffixes[-1] == ".gz"
+    if compressed:
+        suffixes = suffixes[:-1]
+    return (suffixes[-1] if suffixes else ""), compressed
+
+
+def read_file(path: Path) -> tuple[pd.DataFrame, str | None]:
+    """Read a data file. Returns the frame and the default label column, if any (ARFF)."""
+    if not path.exists():
+        hint = ""
+        if path.parent.is_dir():
+            near = sorted(p.name for p in path.parent.iterdir() if p.stem[:3] == path.stem[:3])
+            hint = f" Files with a similar name there: {', '.join(near[:5])}." if near else ""
+        raise DatasetError(
+            f"No file at {str(path)!r}. Expected the path of a data file ({SUPPORTED})."
+            f"{hint} Check the path and the working directory ({Path.cwd()})."
+        )
+    if path.is_dir():
+        raise DatasetError(
+            f"{str(path)!r} is a directory; load_dataset expects one data file. "
+            "Use automl_meta.data.list_datasets(directory) to iterate over a directory."
+        )
+    if path.stat().st_size == 0:
+        raise DatasetError(f"{str(path)!r} is empty (0 bytes). Expected a header and rows.")
+    suffix, compressed = split_suffix(path)
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(path), None
+    if suffix in ARFF_SUFFIXES:
+        from automl_meta.data._arff import read_arff
+
+        return read_arff(path, compressed)
+    if suffix in TABLE_SUFFIXES:
+        return _read_table(path, TABLE_SUFFIXES[suffix], compressed), None
+    extension = "".join(path.suffixes)
+    problem = f"the extension {extension!r} is not one we know" if extension else (
+        "it has no extension, so its format is unknown"
+    )
+    raise DatasetError(
+        f"Cannot read {path.name!r}: {problem}. Supported: {SUPPORTED}. Convert the file or "
+        "rename it if the extension is wrong."
+    )
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many unrelated types for a bad file
+        raise DatasetError(
+            f"Could not read {str(path)!r} as Parquet: {exc}. Expected a valid Parquet file; "
+            "check that the file is complete and really Parquet."
+        ) from exc
+
+
+def _read_table(path: Path, sep: str | None, compressed: bool) -> pd.DataFrame:
+    encoding = detect_encoding(path, compressed)
+    header = _read_header(path, compressed, encoding, sep)
+    if sep is None:
+        sep = "\t" if "\t" in header else ","
+    columns = next(csv.reader([header], delimiter=sep))
+    duplicates = sorted(name for name, count in Counter(columns).items() if count > 1)
+    if duplicates:
+        raise DatasetError(
+            f"{path.name!r} has duplicate column names: {', '.join(map(repr, duplicates))}. "
+            "Expected unique column names; rename the duplicates in the header."
+        )
+    try:
+        frame = _read_csv(path, sep, encoding, compressed, len(columns))
+    except UnicodeDecodeError as exc:  # an invalid byte after the part probed for encoding
+        warn_latin1(path, f"{exc.reason} at byte {exc.start} of a block")
+        frame = _read_csv(path, sep, "latin-1", compressed, len(columns))
+        encoding = "latin-1"
+    if frame.shape[0] == 0:
+        raise DatasetError(
+            f"{path.name!r} has a header but no rows. Expected at least one row per example."
+        )
+    if frame.shape[1] > 1 and frame.iloc[:, -1].isna().any():
+        # pandas pads a row with too few fields with missing values; such a row leaves the
+        # last column empty, so only then is the file scanned for short rows.
+        _check_short_rows(path, compressed, encoding, sep, len(columns))
+    return frame
+
+
+def _read_csv(
+    path: Path, sep: str, encoding: str, compressed: bool, n_columns: int
+) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            # pandas only warns when rows have more fields than the header and drops them
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                path,
+                sep=sep,
+                encoding=encoding,
+                compression="gzip" if compressed else None,
+                na_values=NA_VALUES,
+                keep_default_na=False,
+                low_memory=False,
+                # never take the first column as the index when rows end with a separator
+                index_col=False,
+            )
+    except pd.errors.EmptyDataError as exc:
+        raise DatasetError(
+            f"{path.name!r} has no data (no header and no rows). Expected a header line "
+            "followed by one row per example."
+        ) from exc
+    except pd.errors.ParserWarning as exc:
+        raise DatasetError(
+            f"{path.name!r} is malformed (ragged rows): some rows have more fields than the "
+            f"header ({n_columns}), and pandas would silently drop the extra values. Expected "
+            "every row to have as many fields as the header; fix the header or those rows."
+        ) from exc
+    except pd.errors.ParserError as exc:
+        raise DatasetError(
+            f"{path.name!r} is malformed (ragged rows or an unclosed quote): "
+            f"{str(exc).strip().rstrip('.')}. Expected "
+            f"every row to have as many fields as the header ({n_columns}); fix or quote the "
+            "offending lines."
+        ) from exc
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DatasetError(
+            f"Could not read {path.name!r}: {exc}. Expected a readable "
+            f"{'gzip-compressed ' if compressed else ''}text table."
+        ) from exc
+
+
+def _check_short_rows(
+    path: Path, compressed: bool, encoding: str, sep: str, n_columns: int
+) -> None:
+    with _open_text(path, compressed, encoding) as handle:
+        reader = csv.reader(handle, delimiter=sep)
+        next(reader, None)
+        for record in reader:
+            if record and len(record) < n_columns:  # blank lines are skipped, as pandas does
+                raise DatasetError(
+                    f"{path.name!r} is malformed (ragged rows): line {reader.line_num} has "
+                    f"{len(record)} fields but the header has {n_columns}. Expected every row "
+                    "to have as many fields as the header; write missing values as empty "
+                    f"fields ({sep!r} separated) or '?'."
+                )
+
+
+def _open_text(path: Path, compressed: bool, encoding: str) -> io.TextIOBase:
+    if compressed:
+        return gzip.open(path, "rt", encoding=encoding, newline="")  # type: ignore[return-value]
+    return open(path, encoding=encoding, newline="")  # noqa: SIM115
+
+
+def _read_header(path: Path, compressed: bool, encoding: str, sep: str | None) -> str:
+    try:
+        with _open_text(path, compressed, encoding) as handle:
+            header = handle.readline().rstrip("\r\n")
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DatasetError(
+            f"Could not read {path.name!r}: {exc}. Expected a readable "
+            f"{'gzip-compressed ' if compressed else ''}text table."
+        ) from exc
+    if not header.strip():
+        raise DatasetError(
+            f"{path.name!r} has no header line (it is empty or starts with a blank line). "
+            "Expected column names on the first line."
+        )
+    return header
+
+
+def detect_encoding(path: Path, compressed: bool, probe_bytes: int = 1 << 20) -> str:
+    """``utf-8-sig`` when the first MiB is UTF-8 (a byte order mark is skipped), else
+    ``latin-1`` with a warning (Latin-1 decodes any byte, so reading cannot fail)."""
+    opener = gzip.open if compressed else open
+    try:
+        with opener(path, "rb") as handle:
+            sample = handle.read(probe_bytes)
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"Could not read {path.name!r}: {exc}.") from exc
+    try:
+        sample.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if len(sample) == probe_bytes and exc.start >= len(sample) - 4:
+            return "utf-8-sig"  # a multi-byte character cut by the probe
+        warn_latin1(path, f"byte {exc.start}")
+        return "latin-1"
+
+
+
+def warn_latin1(path: Path, where: str) -> None:
+    warn(
+        f"{path.name!r} is not valid UTF-8 ({where}); read it as Latin-1 instead. "
+        "Re-save the file as UTF-8 if some text looks wrong."
+    )

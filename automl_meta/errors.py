@@ -1,0 +1,55 @@
+"""The exception hierarchy of automl-meta.
+
+Every error a user can see derives from :class:`AutoMLMetaError`. Each message says what
+was wrong, what was expected, and what to do about it, so that a user never has to read a
+traceback from deep inside pandas or scikit-learn to understand their own mistake.
+"""
+
+from __future__ import annotations
+
+
+class AutoMLMetaError(Exception):
+    """Base class of every error raised by automl-meta on purpose."""
+
+
+class DatasetError(AutoMLMetaError, ValueError):
+    """A dataset could not be loaded or is unusable for learning."""
+
+
+class NetworkError(AutoMLMetaError, ConnectionError):
+    """A resource needed the network and the network was not reachable."""
+
+
+class ConfigurationError(AutoMLMetaError, ValueError):
+    """A configuration, parameter or setting is invalid."""
+
+
+class MetaDBError(AutoMLMetaError):
+    """The meta-database could not be opened, read or written."""
+
+
+class SchemaVersionError(MetaDBError):
+    """The meta-database was written by another schema version."""
+
+
+class ArtifactError(AutoMLMetaError):
+    """A saved artifact is missing, corrupt, or of a format we refuse to load."""
+
+
+class DeviceError(AutoMLMetaError, RuntimeError):
+    """The requested compute device is not available."""
+
+
+class AutoMLMetaWarning(UserWarning):
+    """A recoverable problem: the data was changed or a measure was skipped, and how."""
+
+
+def did_you_mean(name: str, candidates: list[str] | tuple[str, ...], n: int = 3) -> str:
+    """A ``" Did you mean: a, b?"`` suffix listing close matches of ``name``, or ``""``."""
+    import difflib
+
+    matches = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=n, cutoff=0.5)
+    if not matches:
+        lowered = str(name).lower()
+        matches = [str(c) for c in candidates if str(c).lower() == lowered][:n]
+    return f" Did you mean: {', '.join(repr(m) for m in matches)}?" if matches else ""

@@ -1,0 +1,302 @@
+"""``evaluate``: score one configuration on one dataset, safely.
+
+The work runs in a forked worker process: a fit that hangs is killed at ``time_limit``
+and one that allocates past ``memory_limit`` fails inside the worker, so the caller always
+gets an :class:`Evaluation` back (status ``ok``, ``timeout``, ``memout`` or ``error``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import re
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from automl_meta._metrics import PRIMARY_METRIC, class_scores, default_metrics, score_predictions
+from automl_meta.data import Dataset, load_dataset
+from automl_meta.errors import ConfigurationError
+
+STATUSES = ("ok", "timeout", "memout", "error")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a configuration is scored: ``cv`` (stratified for classification) or ``holdout``.
+
+    ``Protocol.parse("cv5")``, ``"cv3:s1"`` (seed 1) or ``"holdout0.25"`` build one from its
+    short key, which is also how protocols are stored in the meta-database.
+    """
+
+    kind: str = "cv"
+    n_splits: int = 5
+    test_size: float = 0.25
+    random_state: int = 0
+
+    @property
+    def key(self) -> str:
+        body = f"cv{self.n_splits}" if self.kind == "cv" else f"holdout{self.test_size:g}"
+        return f"{body}:s{self.random_state}"
+
+    @classmethod
+    def parse(cls, spec: str | Protocol) -> Protocol:
+        if isinstance(spec, Protocol):
+            return spec
+        match = re.fullmatch(r"(cv(\d+)|holdout(0?\.\d+))(?::s(\d+))?", str(spec).strip())
+        if not match or (match.group(2) and int(match.group(2)) < 2):
+            raise ConfigurationError(
+                f"protocol={spec!r} is not a protocol we know; expected 'cvK' (K >= 2, e.g. "
+                "'cv5'), 'holdoutF' (e.g. 'holdout0.25'), optionally with ':sSEED'."
+            )
+        seed = int(match.group(4) or 0)
+        if match.group(2):
+            return cls("cv", n_splits=int(match.group(2)), random_state=seed)
+        return cls("holdout", test_size=float(match.group(3)), random_state=seed)
+
+    def splits(self, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
+        from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+        n = dataset.n_rows
+        classification = dataset.task == "classification"
+        if self.kind == "holdout":
+            stratified = classification and dataset.y.value_counts().min() >= 2
+            stratify = dataset.y if stratified else None
+            train, test = train_test_split(np.arange(n), test_size=self.test_size,
+                                           random_state=self.random_state, stratify=stratify)
+            return [(np.sort(train), np.sort(test))]
+        if classification and dataset.y.value_counts().min() >= 2:
+            folds = StratifiedKFold(self.n_splits, shuffle=True, random_state=self.random_state)
+        else:
+            folds = KFold(self.n_splits, shuffle=True, random_state=self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(folds.split(np.zeros(n), dataset.y))
+
+
+@dataclass
+class Evaluation:
+    """The outcome of scoring one configuration on one dataset.
+
+    ``metrics`` maps metric names to the mean over folds; ``score`` is the primary metric
+    (balanced accuracy or R²); ``status`` is ``ok``, ``timeout``, ``memout`` or ``error``,
+    with ``error`` holding the message when it is not ``ok``.
+    """
+
+    config: dict[str, Any]
+    protocol: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    error: str | None = None
+    task: str = ""
+
+    @property
+    def score(self) -> float:
+        return self.metrics.get(PRIMARY_METRIC.get(self.task, ""), float("nan"))
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(
+    config: dict[str, Any],
+    dataset: Any,
+    protocol: str | Protocol = "cv5",
+    metrics: tuple[str, ...] | None = None,
+    time_limit: float | None = 300.0,
+    memory_limit: int | None = 4096,
+    random_state: int = 0,
+    isolate: bool = True,
+) -> Evaluation:
+    """Score ``config`` on ``dataset`` under ``protocol`` with wall-time and memory limits.
+
+    Args:
+        config: ``{"algorithm": ..., "params": {...}}`` (see :mod:`automl_meta.space`).
+        dataset: anything :func:`automl_meta.load_dataset` accepts.
+        protocol: ``"cv5"``, ``"cv3"``, ``"holdout0.25"``, ... or a :class:`Protocol`.
+        metrics: metric names; default all of the task's (the first listed is primary).
+        time_limit: seconds of wall time before the worker is killed (``None``: no limit).
+        memory_limit: megabytes the worker may map beyond what it inherits (``None``: no
+            limit).
+        random_state: seed of the estimators.
+        isolate: run in a worker process (the default); ``False`` runs inline, without
+            limits, for debugging.
+
+    Example:
+        >>> from automl_meta.space import default_config
+        >>> ev = evaluate(default_config("knn"), "sklearn:iris", protocol="cv3")
+        >>> ev.status, round(ev.score, 2)
+        ('ok', 0.95)
+    """
+    from automl_meta.space import validate_config
+
+    dataset = load_dataset(dataset)
+    protocol = Protocol.parse(protocol)
+    config = validate_config(config, dataset.task)
+    metrics = tuple(metrics) if metrics else default_metrics(dataset.task)
+    _check_metrics(metrics, dataset.task)
+    if time_limit is not None and time_limit <= 0:
+        raise ConfigurationError(f"time_limit={time_limit!r} must be positive seconds or None.")
+    start = time.perf_counter()
+    if isolate:
+        result = _run_isolated(config, dataset, protocol, metrics, time_limit, memory_limit,
+                               random_state)
+    else:
+        result = _score(config, dataset, protocol, metrics, random_state)
+    return Evaluation(config=config, protocol=protocol.key, task=dataset.task,
+                      wall_seconds=time.perf_counter() - start, **result)
+
+
+def _check_metrics(metrics: tuple[str, ...], task: str) -> None:
+    allowed = default_metrics(task)
+    unknown = [m for m in metrics if m not in allowed]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown metric(s) {', '.join(unknown)} for {task}; expected some of "
+            f"{', '.join(allowed)}."
+        )
+
+
+def _score(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
+           metrics: tuple[str, ...], random_state: int) -> dict[str, Any]:
+    from automl_meta.space import build
+
+    classes = np.unique(dataset.y.to_numpy()) if dataset.task == "classification" else None
+    fold_metrics: list[dict[str, float]] = []
+    fit_seconds = predict_seconds = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for train, test in protocol.splits(dataset):
+            model = build(config, dataset, random_state=random_state)
+            t0 = time.perf_counter()
+            model.fit(dataset.X.iloc[train], dataset.y.iloc[train])
+            t1 = time.perf_counter()
+            X_test, y_test = dataset.X.iloc[test], dataset.y.to_numpy()[test]
+            y_pred = model.predict(X_test)
+            scores = (class_scores(model, X_test, classes)
+                      if classes is not None and _needs_scores(metrics) else None)
+            predict_seconds += time.perf_counter() - t1
+            fit_seconds += t1 - t0
+            fold_metrics.append(score_predictions(dataset.task, metrics, y_test, y_pred,
+                                                  scores, classes))
+    mean = {m: float(np.nanmean([f[m] for f in fold_metrics]))
+            if not all(np.isnan(f[m]) for f in fold_metrics) else float("nan")
+            for m in metrics}
+    return {"status": "ok", "metrics": mean, "fit_seconds": fit_seconds,
+            "predict_seconds": predict_seconds, "error": None}
+
+
+def _needs_scores(metrics: tuple[str, ...]) -> bool:
+    return "roc_auc" in metrics or "log_loss" in metrics
+
+
+def _worker(conn: Any, config: dict[str, Any], dataset: Dataset, protocol: Protocol,
+            metrics: tuple[str, ...], memory_limit: int | None, random_state: int) -> None:
+    try:
+        _limit_threads()
+        if memory_limit is not None:
+            _limit_memory(memory_limit)
+        result = _score(config, dataset, protocol, metrics, random_state)
+    except MemoryError:
+        result = {"status": "memout", "error": f"MemoryError: exceeded {memory_limit} MB"}
+    except BaseException as exc:  # the worker reports every failure to the caller
+        status = "memout" if _looks_like_memout(exc) else "error"
+        message = f"{type(exc).__name__}: {exc}".strip()[:2000]
+        tail = traceback.format_exc(limit=-3)[-1500:]
+        result = {"status": status, "error": f"{message}\n{tail}"}
+    try:
+        conn.send(result)
+    finally:
+        conn.close()
+
+
+def _looks_like_memout(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "out of memory" in text or "cannot allocate memory" in text or \
+        "unable to allocate" in text
+
+
+def _limit_threads() -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _limit_memory(megabytes: int) -> None:
+    import resource
+
+    import psutil
+
+    current = psutil.Process().memory_info().vms
+    limit = current + int(megabytes) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _run_isolated(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
+                  metrics: tuple[str, ...], time_limit: float | None, memory_limit: int | None,
+                  random_state: int) -> dict[str, Any]:
+    _preload(config, dataset)
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    context = mp.get_context(method)
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_worker,
+        args=(sender, config, dataset, protocol, metrics, memory_limit, random_state),
+        daemon=True,
+    )
+    process.start()
+    sender.close()
+    try:
+        if receiver.poll(time_limit):
+            try:
+                return _failure_defaults(receiver.recv())
+            except EOFError:
+                pass
+            process.join(5)
+            return _failure_defaults({
+                "status": "memout" if process.exitcode == -9 else "error",
+                "error": f"worker died with exit code {process.exitcode}",
+            })
+        return _failure_defaults({"status": "timeout",
+                                  "error": f"stopped after the time limit of {time_limit} s"})
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        receiver.close()
+
+
+def _preload(config: dict[str, Any], dataset: Dataset) -> None:
+    """Import what the worker will need once, in the parent, so forked workers start warm."""
+    from automl_meta.space import build
+
+    build(config, dataset)
+    import sklearn.metrics  # noqa: F401
+    import threadpoolctl  # noqa: F401
+
+    if config["algorithm"] == "mlp":
+        import torch  # noqa: F401
+
+
+def _failure_defaults(result: dict[str, Any]) -> dict[str, Any]:
+    result.setdefault("metrics", {})
+    result.setdefault("fit_seconds", 0.0)
+    result.setdefault("predict_seconds", 0.0)
+    result.setdefault("error", None)
+    return result

@@ -1,0 +1,9 @@
+"""The meta-database: store, resumable builder, Parquet bundles."""
+
+from __future__ import annotations
+
+from automl_meta.metadb._builder import BuildSettings, build, plan_build
+from automl_meta.metadb._schema import SCHEMA_VERSION
+from automl_meta.metadb._store import MetaDB, family_of
+
+__all__ = ["SCHEMA_VERSION", "BuildSettings", "MetaDB", "build", "family_of", "plan_build"]

@@ -1,0 +1,168 @@
+"""The algorithms of the search space: estimator factory, hyperparameters, default, needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from automl_meta.space._params import Param, choice, int_range, log_float, uniform
+
+SVM_MAX_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One learning algorithm for one task.
+
+    ``factory(params, random_state)`` returns an unfitted scikit-learn estimator;
+    ``params`` lists the searched hyperparameters (conditionals allowed); ``default`` is a
+    configuration inside that space; ``scale`` and ``encoding`` say what preprocessing the
+    estimator needs (``"onehot"`` or ``"ordinal"`` for categorical columns).
+    """
+
+    name: str
+    task: str
+    factory: Callable[[dict[str, Any], int], Any]
+    params: tuple[Param, ...]
+    default: dict[str, Any]
+    scale: bool = False
+    encoding: str = "onehot"
+    description: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _linear_classifier(p: dict[str, Any], seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=300,
+                              random_state=seed)
+
+
+def _linear_regressor(p: dict[str, Any], seed: int) -> Any:
+    from sklearn.linear_model import ElasticNet
+
+    return ElasticNet(alpha=p["alpha"], l1_ratio=p["l1_ratio"], max_iter=2000,
+                      random_state=seed)
+
+
+def _knn(p: dict[str, Any], seed: int, classifier: bool) -> Any:
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    cls = KNeighborsClassifier if classifier else KNeighborsRegressor
+    return cls(n_neighbors=p["n_neighbors"], weights=p["weights"], p=p["p"])
+
+
+def _svm(p: dict[str, Any], seed: int, classifier: bool) -> Any:
+    from sklearn.svm import SVC, SVR
+
+    from automl_meta.space._capped import RowCappedClassifier, RowCappedRegressor
+
+    gamma = p["gamma"] if p["gamma_mode"] == "value" else "scale"
+    if classifier:
+        inner = SVC(C=p["C"], gamma=gamma, class_weight=p["class_weight"], random_state=seed)
+        return RowCappedClassifier(inner, max_rows=SVM_MAX_ROWS, random_state=seed)
+    inner = SVR(C=p["C"], gamma=gamma, epsilon=p["epsilon"])
+    return RowCappedRegressor(inner, max_rows=SVM_MAX_ROWS, random_state=seed)
+
+
+def _forest(p: dict[str, Any], seed: int, classifier: bool, extra: bool) -> Any:
+    from sklearn import ensemble
+
+    name = ("ExtraTrees" if extra else "RandomForest") + ("Classifier" if classifier else
+                                                          "Regressor")
+    kwargs = dict(n_estimators=p["n_estimators"], max_features=p["max_features"],
+                  min_samples_leaf=p["min_samples_leaf"], bootstrap=p["bootstrap"],
+                  n_jobs=1, random_state=seed)
+    if classifier:
+        kwargs["class_weight"] = p["class_weight"]
+    return getattr(ensemble, name)(**kwargs)
+
+
+def _hist_gb(p: dict[str, Any], seed: int, classifier: bool) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    cls = HistGradientBoostingClassifier if classifier else HistGradientBoostingRegressor
+    return cls(learning_rate=p["learning_rate"], max_iter=p["max_iter"],
+               max_leaf_nodes=p["max_leaf_nodes"], min_samples_leaf=p["min_samples_leaf"],
+               l2_regularization=p["l2_regularization"], categorical_features="from_dtype",
+               early_stopping=False, random_state=seed)
+
+
+def _mlp(p: dict[str, Any], seed: int, classifier: bool) -> Any:
+    from automl_meta.space.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
+
+    cls = TorchMLPClassifier if classifier else TorchMLPRegressor
+    return cls(hidden_size=p["hidden_size"], n_layers=p["n_layers"], dropout=p["dropout"],
+               learning_rate=p["learning_rate"], weight_decay=p["weight_decay"],
+               batch_size=p["batch_size"], random_state=seed)
+
+
+_CLASS_WEIGHT = choice("class_weight", [None, "balanced"])
+_KNN = (int_range("n_neighbors", 1, 50, log=True), choice("weights", ["uniform", "distance"]),
+        choice("p", [1, 2]))
+_SVM = (log_float("C", 1e-2, 1e3), choice("gamma_mode", ["scale", "value"]),
+        log_float("gamma", 1e-4, 1.0, condition=("gamma_mode", "value")))
+_FOREST = (int_range("n_estimators", 50, 300, log=True), uniform("max_features", 0.05, 1.0),
+           int_range("min_samples_leaf", 1, 20, log=True), choice("bootstrap", [True, False]))
+_HGB = (log_float("learning_rate", 0.01, 0.5), int_range("max_iter", 50, 400, log=True),
+        int_range("max_leaf_nodes", 4, 128, log=True),
+        int_range("min_samples_leaf", 2, 100, log=True),
+        log_float("l2_regularization", 1e-6, 10.0))
+_MLP = (int_range("hidden_size", 16, 256, log=True), int_range("n_layers", 1, 3),
+        uniform("dropout", 0.0, 0.5), log_float("learning_rate", 1e-4, 3e-2),
+        log_float("weight_decay", 1e-6, 1e-2), choice("batch_size", [32, 64, 128, 256]))
+
+_FOREST_DEFAULT = {"n_estimators": 100, "min_samples_leaf": 1, "bootstrap": True}
+_HGB_DEFAULT = {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31,
+                "min_samples_leaf": 20, "l2_regularization": 1e-6}
+_MLP_DEFAULT = {"hidden_size": 64, "n_layers": 2, "dropout": 0.1, "learning_rate": 1e-3,
+                "weight_decay": 1e-5, "batch_size": 64}
+_KNN_DEFAULT = {"n_neighbors": 5, "weights": "uniform", "p": 2}
+
+
+def _both_tasks() -> list[Algorithm]:
+    algorithms: list[Algorithm] = []
+    for task in ("classification", "regression"):
+        clf = task == "classification"
+        weight = (_CLASS_WEIGHT,) if clf else ()
+        weight_default = {"class_weight": None} if clf else {}
+        if clf:
+            algorithms.append(Algorithm(
+                "linear", task, _linear_classifier,
+                (log_float("C", 1e-4, 1e4), _CLASS_WEIGHT), {"C": 1.0, "class_weight": None},
+                scale=True, description="L2-regularised logistic regression"))
+        else:
+            algorithms.append(Algorithm(
+                "linear", task, _linear_regressor,
+                (log_float("alpha", 1e-5, 10.0), uniform("l1_ratio", 0.0, 1.0)),
+                {"alpha": 1e-3, "l1_ratio": 0.5}, scale=True,
+                description="elastic-net linear regression"))
+        algorithms += [
+            Algorithm("knn", task, lambda p, s, c=clf: _knn(p, s, c), _KNN, dict(_KNN_DEFAULT),
+                      scale=True, description="k-nearest neighbours"),
+            Algorithm("svm", task, lambda p, s, c=clf: _svm(p, s, c),
+                      _SVM + (weight if clf else (log_float("epsilon", 1e-3, 1.0),)),
+                      {"C": 1.0, "gamma_mode": "scale", **(weight_default if clf else
+                                                            {"epsilon": 0.1})},
+                      scale=True,
+                      description=f"RBF-kernel SVM (trained on at most {SVM_MAX_ROWS} rows)"),
+            Algorithm("random_forest", task, lambda p, s, c=clf: _forest(p, s, c, False),
+                      _FOREST + weight,
+                      {**_FOREST_DEFAULT, "max_features": 0.3 if clf else 1.0, **weight_default},
+                      description="random forest"),
+            Algorithm("extra_trees", task, lambda p, s, c=clf: _forest(p, s, c, True),
+                      _FOREST + weight,
+                      {**_FOREST_DEFAULT, "max_features": 0.3 if clf else 1.0,
+                       "bootstrap": False, **weight_default},
+                      description="extremely randomised trees"),
+            Algorithm("hist_gb", task, lambda p, s, c=clf: _hist_gb(p, s, c), _HGB,
+                      dict(_HGB_DEFAULT), encoding="ordinal",
+                      description="histogram gradient boosting"),
+            Algorithm("mlp", task, lambda p, s, c=clf: _mlp(p, s, c), _MLP, dict(_MLP_DEFAULT),
+                      scale=True, description="multi-layer perceptron in PyTorch"),
+        ]
+    return algorithms
+
+
+REGISTRY: dict[tuple[str, str], Algorithm] = {(a.task, a.name): a for a in _both_tasks()}

@@ -1,0 +1,55 @@
+"""A meta-estimator that trains its inner model on at most ``max_rows`` rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_is_fitted
+
+
+class _RowCapped(BaseEstimator):
+    def __init__(self, estimator: Any = None, max_rows: int = 5000, random_state: int = 0):
+        self.estimator = estimator
+        self.max_rows = max_rows
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> _RowCapped:
+        y = np.asarray(y)
+        n = X.shape[0]
+        if n > self.max_rows:
+            rng = np.random.default_rng(self.random_state)
+            if is_classifier(self.estimator):
+                index = _keep_every_class(y, self.max_rows, rng)
+            else:
+                index = np.sort(rng.choice(n, size=self.max_rows, replace=False))
+            X, y = _safe_indexing(X, index), y[index]
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        if hasattr(self.estimator_, "classes_"):
+            self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+
+def _keep_every_class(y: np.ndarray, max_rows: int, rng: np.random.Generator) -> np.ndarray:
+    index = rng.choice(len(y), size=max_rows, replace=False)
+    missing = np.setdiff1d(np.unique(y), np.unique(y[index]))
+    extra = [np.flatnonzero(y == label)[0] for label in missing]
+    return np.sort(np.concatenate([index, np.asarray(extra, dtype=int)]))
+
+
+class RowCappedClassifier(ClassifierMixin, _RowCapped):
+    """Fits ``estimator`` on a random subsample of at most ``max_rows`` rows (all classes kept)."""
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.decision_function(X)
+
+
+class RowCappedRegressor(RegressorMixin, _RowCapped):
+    """Fits ``estimator`` on a random subsample of at most ``max_rows`` rows."""

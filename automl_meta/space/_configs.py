@@ -1,0 +1,204 @@
+"""Configurations: plain JSON-able dicts with a stable hash, sampled, suggested, built."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from automl_meta.errors import ConfigurationError, did_you_mean
+from automl_meta.space._algorithms import REGISTRY, Algorithm
+from automl_meta.space._params import suggest_value
+
+TASKS = ("classification", "regression")
+ALGORITHM_PARAM = "algorithm"
+
+
+def algorithms(task: str) -> list[str]:
+    """The names of the algorithms available for ``task``."""
+    _check_task(task)
+    return [name for (t, name) in REGISTRY if t == task]
+
+
+def get_algorithm(name: str, task: str) -> Algorithm:
+    """The :class:`Algorithm` called ``name`` for ``task``."""
+    _check_task(task)
+    try:
+        return REGISTRY[(task, name)]
+    except KeyError:
+        names = algorithms(task)
+        raise ConfigurationError(
+            f"Unknown algorithm {name!r} for {task}.{did_you_mean(name, names)} "
+            f"Expected one of {', '.join(names)}."
+        ) from None
+
+
+def default_config(name: str, task: str = "classification") -> dict[str, Any]:
+    """The default configuration of algorithm ``name`` for ``task``.
+
+    Example:
+        >>> default_config("knn")["params"]["n_neighbors"]
+        5
+    """
+    algorithm = get_algorithm(name, task)
+    return {"algorithm": name, "params": dict(algorithm.default)}
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A stable hash of a configuration (key order and int/float spelling do not matter)."""
+    canonical = json.dumps(
+        {"algorithm": config["algorithm"], "params": _canonical(config.get("params", {}))},
+        sort_keys=True, separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _canonical(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, float) and value.is_integer() and not isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, float):
+            value = float(f"{value:.10g}")
+        out[key] = value
+    return out
+
+
+def validate_config(config: Any, task: str) -> dict[str, Any]:
+    """Check ``config`` against the space of ``task``; returns a normalised copy."""
+    if not isinstance(config, dict) or "algorithm" not in config:
+        raise ConfigurationError(
+            f"A configuration must be a dict with 'algorithm' and 'params'; got {config!r}."
+        )
+    algorithm = get_algorithm(config["algorithm"], task)
+    params = dict(config.get("params") or {})
+    known = {p.name for p in algorithm.params}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown parameter(s) {', '.join(unknown)} for {algorithm.name}."
+            f"{did_you_mean(unknown[0], sorted(known))} Expected a subset of "
+            f"{', '.join(sorted(known))}."
+        )
+    merged: dict[str, Any] = {}
+    for param in algorithm.params:
+        if not param.active({**algorithm.default, **params, **merged}):
+            continue
+        value = params.get(param.name, algorithm.default.get(param.name))
+        if value is None and param.name not in algorithm.default:
+            value = _first_value(param)
+        if not _contains(param.distribution, value):
+            raise ConfigurationError(
+                f"{algorithm.name}.{param.name}={value!r} is outside its range "
+                f"{param.distribution!r}."
+            )
+        merged[param.name] = value
+    return {"algorithm": algorithm.name, "params": merged}
+
+
+def _first_value(param: Any) -> Any:
+    dist = param.distribution
+    return dist.choices[0] if hasattr(dist, "choices") else dist.low
+
+
+def _contains(distribution: Any, value: Any) -> bool:
+    if hasattr(distribution, "choices"):
+        return value in distribution.choices
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return False
+    return distribution.low <= value <= distribution.high
+
+
+def param_name(algorithm: str, param: str) -> str:
+    """The Optuna parameter name of ``param`` of ``algorithm`` (``svm__C``)."""
+    return f"{algorithm}__{param}"
+
+
+def suggest(trial: Any, task: str, algorithms_subset: list[str] | None = None) -> dict[str, Any]:
+    """Sample a configuration inside an Optuna objective.
+
+    The trial gets a categorical ``algorithm`` parameter and ``<algorithm>__<param>`` for
+    the parameters of the chosen algorithm, so different algorithms never share a name.
+
+    Example:
+        >>> import optuna
+        >>> def objective(trial):
+        ...     config = suggest(trial, "classification")
+        ...     return 0.0
+    """
+    names = algorithms_subset or algorithms(task)
+    for name in names:
+        get_algorithm(name, task)
+    chosen = trial.suggest_categorical(ALGORITHM_PARAM, names)
+    return {"algorithm": chosen, "params": suggest_params(trial, get_algorithm(chosen, task))}
+
+
+def suggest_params(trial: Any, algorithm: Algorithm) -> dict[str, Any]:
+    """Sample the parameters of one algorithm (names prefixed by the algorithm)."""
+    params: dict[str, Any] = {}
+    for param in algorithm.params:
+        if param.active(params):
+            params[param.name] = suggest_value(trial, param_name(algorithm.name, param.name),
+                                               param.distribution)
+    return params
+
+
+def config_to_trial_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The Optuna parameters (as :func:`suggest` names them) that reproduce ``config``."""
+    name = config["algorithm"]
+    out: dict[str, Any] = {ALGORITHM_PARAM: name}
+    out.update({param_name(name, k): v for k, v in config.get("params", {}).items()})
+    return out
+
+
+def trial_params_to_config(params: dict[str, Any]) -> dict[str, Any]:
+    """The configuration behind the parameters of a trial sampled by :func:`suggest`."""
+    name = params[ALGORITHM_PARAM]
+    prefix = f"{name}__"
+    return {"algorithm": name,
+            "params": {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}}
+
+
+def sample_configs(task: str, n_per_algorithm: int, seed: int = 0,
+                   include_defaults: bool = True) -> list[dict[str, Any]]:
+    """A fixed, reproducible set: each algorithm's default plus ``n`` random configurations."""
+    import optuna
+
+    configs: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, name in enumerate(algorithms(task)):
+        algorithm = get_algorithm(name, task)
+        candidates = [default_config(name, task)] if include_defaults else []
+        sampler = optuna.samplers.RandomSampler(seed=seed * 1000 + index)
+        with _quiet_optuna():
+            study = optuna.create_study(sampler=sampler)
+            for _ in range(n_per_algorithm):
+                trial = study.ask()
+                candidates.append({"algorithm": name, "params": suggest_params(trial, algorithm)})
+        for config in candidates:
+            key = config_hash(config)
+            if key not in seen:
+                seen.add(key)
+                configs.append(config)
+    return configs
+
+
+class _quiet_optuna:
+    def __enter__(self) -> None:
+        import optuna
+
+        self._level = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def __exit__(self, *exc: object) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(self._level)
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ConfigurationError(
+            f"task={task!r} is unknown; expected 'classification' or 'regression'."
+        )

@@ -1,0 +1,60 @@
+"""Declarative hyperparameters: one description serves Optuna, sampling and encoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter: its distribution and, optionally, when it is active.
+
+    ``condition=("kernel", "rbf")`` makes the parameter exist only in configurations whose
+    ``kernel`` is ``"rbf"``, which is how conditional spaces are written.
+    """
+
+    name: str
+    distribution: BaseDistribution
+    condition: tuple[str, Any] | None = None
+
+    def active(self, params: dict[str, Any]) -> bool:
+        if self.condition is None:
+            return True
+        parent, value = self.condition
+        return params.get(parent) == value
+
+
+def log_float(name: str, low: float, high: float, **kw: Any) -> Param:
+    return Param(name, FloatDistribution(low, high, log=True), **kw)
+
+
+def uniform(name: str, low: float, high: float, **kw: Any) -> Param:
+    return Param(name, FloatDistribution(low, high), **kw)
+
+
+def int_range(name: str, low: int, high: int, log: bool = False, **kw: Any) -> Param:
+    return Param(name, IntDistribution(low, high, log=log), **kw)
+
+
+def choice(name: str, options: list[Any], **kw: Any) -> Param:
+    return Param(name, CategoricalDistribution(options), **kw)
+
+
+def suggest_value(trial: Any, name: str, distribution: BaseDistribution) -> Any:
+    """Ask an Optuna trial for one value of ``distribution`` under ``name``."""
+    if isinstance(distribution, FloatDistribution):
+        return trial.suggest_float(name, distribution.low, distribution.high,
+                                   log=distribution.log)
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(name, distribution.low, distribution.high, log=distribution.log)
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, list(distribution.choices))
+    raise TypeError(f"unsupported distribution {distribution!r}")
