@@ -21,7 +21,18 @@ _LAZY = {
     "MetaFeatures": "automl_meta.metafeatures",
     "MetaDB": "automl_meta.metadb",
     "space": "automl_meta.space",
+    "recommend": "automl_meta._recommend",
+    "Recommendation": "automl_meta.metalearners",
+    "warm_start": "automl_meta.optuna_integration",
+    "MetaSampler": "automl_meta.optuna_integration",
+    "fit": "automl_meta.automl",
+    "FitResult": "automl_meta.automl",
+    "AutoMetaClassifier": "automl_meta.estimators",
+    "AutoMetaRegressor": "automl_meta.estimators",
+    "record_evaluations": "automl_meta.metadb._record",
 }
+
+_MODULES = {"space"}
 
 __all__ = ["AutoMLMetaError", "AutoMLMetaWarning", "__version__", *_LAZY]
 
@@ -31,7 +42,7 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'automl_meta' has no attribute {name!r}")
     module = importlib.import_module(module_name)
-    value = module if module_name.endswith("." + name) else getattr(module, name)
+    value = module if name in _MODULES else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -123,6 +123,80 @@ def evaluate(
         console.print(f"[red]{result.error}[/]")
 
 
+@app.command()
+def recommend(
+    data: str = typer.Argument(..., help="Dataset: a file path, openml:ID or sklearn:NAME."),
+    target: str | None = TARGET_OPTION,
+    task: str | None = TASK_OPTION,
+    k: int = typer.Option(5, "-k", "--k", help="How many configurations."),
+    strategy: str = typer.Option("auto", "--strategy", help="auto, knn, portfolio or ranker."),
+    db: str | None = DB_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Recommend configurations for a dataset, with the reason for each."""
+    from automl_meta._recommend import recommend as run_recommend
+    from automl_meta.data import load_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_dataset(data, target=target, task=task)
+        recs = run_recommend(dataset, k=k, strategy=strategy, db=db)
+    _print_warnings(caught)
+    if as_json:
+        print(json.dumps([r.to_dict() for r in recs], indent=1, default=str))
+        return
+    table = Table(title=f"Recommendations for {dataset.name} ({dataset.task})")
+    for column in ("#", "algorithm", "params", "predicted", "why"):
+        table.add_column(column, overflow="fold")
+    for rec in recs:
+        table.add_row(str(rec.rank), rec.algorithm, json.dumps(rec.params, default=str),
+                      f"{rec.predicted_score:.3f}", rec.why)
+    console.print(table)
+
+
+@app.command()
+def fit(
+    data: str = typer.Argument(..., help="Dataset: a file path, openml:ID or sklearn:NAME."),
+    target: str | None = TARGET_OPTION,
+    task: str | None = TASK_OPTION,
+    budget: str = typer.Option("60s", "--budget", "-b", help="Wall-time budget: 30s, 5m, 1h."),
+    metric: str | None = typer.Option(None, "--metric", help="Search objective (default "
+                                      "balanced_accuracy or r2)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Trials evaluated at once."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the model, "
+                                    "its configuration and the leaderboard."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Record the run into the "
+                                "user meta-database."),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Search algorithms and hyperparameters under a budget, starting from past experience."""
+    from automl_meta.automl import fit as run_fit
+    from automl_meta.automl import save_result
+    from automl_meta.data import load_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_dataset(data, target=target, task=task)
+        with console.status(f"searching for {budget} on {dataset.name}..."):
+            result = run_fit(dataset, budget=budget, metric=metric, n_jobs=jobs,
+                             record=record, db=db)
+    _print_warnings(caught)
+    table = Table(title=f"Leaderboard on {dataset.name} ({result.metric}, cross-validated)")
+    for column in ("algorithm", result.metric, "status", "params"):
+        table.add_column(column, overflow="fold")
+    for row in result.leaderboard.head(10).itertuples(index=False):
+        table.add_row(row.algorithm, f"{getattr(row, result.metric):.4f}", row.status,
+                      json.dumps(row.params, default=str))
+    console.print(table)
+    kind = f"ensemble of {len(result.ensemble)}" if len(result.ensemble) > 1 else \
+        result.best_config["algorithm"]
+    console.print(f"best {result.metric} {result.best_score:.4f} ({kind}); "
+                  f"{len(result.leaderboard)} trials in {result.seconds:.1f} s")
+    if out is not None:
+        written = save_result(result, out)
+        console.print(f"saved to {out}: {', '.join(p.name for p in written)}")
+
+
 def _parse_json(text: str, option: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -173,6 +247,34 @@ def db_build(
         err_console.print(f"[yellow]skipped[/] {path}: {reason}")
     console.print(f"done: {totals['ok']} ok, {totals['failed']} failed evaluations "
                   f"({totals['missing_before']} were missing)")
+
+
+@db_app.command("train")
+def db_train(
+    db: str | None = DB_OPTION,
+    shipped: Path | None = typer.Option(None, "--shipped", help="Bundle to learn from "
+                                        "(default: the shipped meta_db/)."),
+    out: Path | None = typer.Option(None, "--out", help="Where to save the learners "
+                                    "(default: <bundle>/learners)."),
+    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Judge each "
+                                  "learner leave-one-dataset-out and pick the auto strategy."),
+    user_store: bool = typer.Option(False, "--user-store/--no-user-store", help="Also learn "
+                                    "from the user store."),
+) -> None:
+    """Fit the meta-learners (knn, portfolio, ranker) and choose the auto strategy."""
+    from automl_meta.config import shipped_meta_db_dir
+    from automl_meta.metalearners import load_knowledge
+    from automl_meta.metalearners._train import train_learners
+
+    bundle = shipped or shipped_meta_db_dir()
+    store: Any = False
+    if db is not None or user_store:
+        store = _open_db(db)
+    knowledge = load_knowledge(bundle, store, include_shipped=(bundle / "manifest.json")
+                               .is_file())
+    choice = train_learners(knowledge, out or bundle / "learners", evaluate=evaluate,
+                            progress=True)
+    console.print(f"trained on {choice['datasets']} datasets; auto strategy: {choice['auto']}")
 
 
 @db_app.command("stats")

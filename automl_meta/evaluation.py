@@ -7,9 +7,11 @@ gets an :class:`Evaluation` back (status ``ok``, ``timeout``, ``memout`` or ``er
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import re
+import sys
 import time
 import traceback
 import warnings
@@ -56,7 +58,13 @@ class Protocol:
         seed = int(match.group(4) or 0)
         if match.group(2):
             return cls("cv", n_splits=int(match.group(2)), random_state=seed)
-        return cls("holdout", test_size=float(match.group(3)), random_state=seed)
+        test_size = float(match.group(3))
+        if test_size <= 0.0:
+            raise ConfigurationError(
+                f"protocol={spec!r} holds out no rows; expected a test fraction between 0 and "
+                "1, e.g. 'holdout0.25'."
+            )
+        return cls("holdout", test_size=test_size, random_state=seed)
 
     def splits(self, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
         from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
@@ -202,9 +210,11 @@ def _needs_scores(metrics: tuple[str, ...]) -> bool:
 
 
 def _worker(conn: Any, config: dict[str, Any], dataset: Dataset, protocol: Protocol,
-            metrics: tuple[str, ...], memory_limit: int | None, random_state: int) -> None:
+            metrics: tuple[str, ...], memory_limit: int | None, random_state: int,
+            controller: Any = None) -> None:
+    inherited = set(sys.modules)
     try:
-        _limit_threads()
+        _limit_threads(controller)
         if memory_limit is not None:
             _limit_memory(memory_limit)
         result = _score(config, dataset, protocol, metrics, random_state)
@@ -215,6 +225,11 @@ def _worker(conn: Any, config: dict[str, Any], dataset: Dataset, protocol: Proto
         message = f"{type(exc).__name__}: {exc}".strip()[:2000]
         tail = traceback.format_exc(limit=-3)[-1500:]
         result = {"status": status, "error": f"{message}\n{tail}"}
+    try:
+        # what fitting imported lazily, so the parent can import it before the next fork
+        result[_IMPORTED] = [name for name in list(sys.modules) if name not in inherited]
+    except MemoryError:
+        pass
     try:
         conn.send(result)
     finally:
@@ -227,25 +242,59 @@ def _looks_like_memout(exc: BaseException) -> bool:
         "unable to allocate" in text
 
 
-def _limit_threads() -> None:
-    from threadpoolctl import threadpool_limits
+def _limit_threads(controller: Any = None) -> None:
+    """One BLAS / OpenMP / torch thread in this (worker) process.
 
-    threadpool_limits(1)
+    ``controller`` is a ``threadpoolctl.ThreadpoolController`` built by the parent before the
+    fork (see :func:`_threadpool_controller`); without one the native libraries are scanned
+    here, which costs a few milliseconds per evaluation.
+    """
+    if controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        controller = ThreadpoolController()
+    controller.limit(limits=1)
     os.environ["OMP_NUM_THREADS"] = "1"
-    import sys
-
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+_CONTROLLER: tuple[int, Any] | None = None
+
+
+def _threadpool_controller() -> Any:
+    """The threadpoolctl view of the loaded native libraries, cached in this process.
+
+    Scanning the libraries is the slow part of ``threadpool_limits``; a forked worker inherits
+    the loaded libraries of its parent, so the parent's scan is valid in the worker. The scan
+    is repeated whenever a module has been imported since (a new import may load a library).
+    """
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    key = len(sys.modules)
+    if _CONTROLLER is None or _CONTROLLER[0] != key:
+        controller = ThreadpoolController()
+        _CONTROLLER = (len(sys.modules), controller)
+    return _CONTROLLER[1]
 
 
 def _limit_memory(megabytes: int) -> None:
     import resource
 
-    import psutil
-
-    current = psutil.Process().memory_info().vms
-    limit = current + int(megabytes) * 1024 * 1024
+    limit = _address_space() + int(megabytes) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _address_space() -> int:
+    """Bytes of virtual memory mapped by this process (psutil's ``vms``)."""
+    try:  # what psutil reads on Linux, without building a psutil.Process
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import psutil
+
+        return int(psutil.Process().memory_info().vms)
 
 
 def _run_isolated(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
@@ -254,20 +303,36 @@ def _run_isolated(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
     _preload(config, dataset)
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     context = mp.get_context(method)
+    # a forked worker inherits the parent's scan of the native libraries; a spawned one
+    # imports everything afresh and scans for itself
+    controller = _threadpool_controller() if method == "fork" else None
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
         target=_worker,
-        args=(sender, config, dataset, protocol, metrics, memory_limit, random_state),
+        args=(sender, config, dataset, protocol, metrics, memory_limit, random_state,
+              controller),
         daemon=True,
     )
-    process.start()
+    # objects of the parent go to the permanent generation while forking, so the worker's
+    # garbage collector never writes to (and so copies) the parent's memory pages
+    frozen = method == "fork" and gc.isenabled() and gc.get_freeze_count() == 0
+    if frozen:
+        gc.freeze()
+    try:
+        process.start()
+    finally:
+        if frozen:
+            gc.unfreeze()
     sender.close()
     try:
         if receiver.poll(time_limit):
             try:
-                return _failure_defaults(receiver.recv())
+                result = receiver.recv()
             except EOFError:
                 pass
+            else:
+                _PENDING_IMPORTS.update(dict.fromkeys(result.pop(_IMPORTED, ())))
+                return _failure_defaults(result)
             process.join(5)
             return _failure_defaults({
                 "status": "memout" if process.exitcode == -9 else "error",
@@ -282,8 +347,19 @@ def _run_isolated(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
         receiver.close()
 
 
+_IMPORTED = "_imported_modules"
+_PENDING_IMPORTS: dict[str, None] = {}
+_FAILED_IMPORTS: set[str] = set()
+
+
 def _preload(config: dict[str, Any], dataset: Dataset) -> None:
-    """Import what the worker will need once, in the parent, so forked workers start warm."""
+    """Import what the worker will need once, in the parent, so forked workers start warm.
+
+    Besides the modules every worker needs, this imports the modules that earlier workers
+    imported lazily while fitting (scikit-learn's dataframe adapters, the parts of torch
+    that its optimisers load on their first step, ...): a forked worker would otherwise
+    import them again every time, which can cost more than a small fit.
+    """
     from automl_meta.space import build
 
     build(config, dataset)
@@ -292,6 +368,23 @@ def _preload(config: dict[str, Any], dataset: Dataset) -> None:
 
     if config["algorithm"] == "mlp":
         import torch  # noqa: F401
+    _import_pending()
+
+
+def _import_pending() -> None:
+    import importlib
+
+    names = [n for n in _PENDING_IMPORTS if n not in sys.modules and n not in _FAILED_IMPORTS]
+    _PENDING_IMPORTS.clear()
+    for name in names:
+        if name in sys.modules or name.startswith(("__main__", "__mp_main__")):
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                importlib.import_module(name)
+        except Exception:  # a module a worker had need not be importable by name here
+            _FAILED_IMPORTS.add(name)
 
 
 def _failure_defaults(result: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,11 @@ from automl_meta.errors import DatasetError
 
 
 def read_arff(path: Path, compressed: bool) -> tuple[pd.DataFrame, str | None]:
-    """Read an ARFF file; the default label is the last attribute (the Weka convention)."""
+    """Read an ARFF file; the default label is the last attribute (the Weka convention).
+
+    Nominal attributes become categoricals with the declared levels; ``?`` (quoted or not)
+    is a missing value.
+    """
     import arff  # liac-arff
 
     from automl_meta.data._readers import detect_encoding, warn_latin1
@@ -40,12 +44,16 @@ def read_arff(path: Path, compressed: bool) -> tuple[pd.DataFrame, str | None]:
         raise DatasetError(f"{path.name!r} has no rows in its @data section.")
     for name, kind in attributes:
         if isinstance(kind, list):  # nominal
-            levels = list(dict.fromkeys(str(k) for k in kind))  # Weka tolerates repeats
-            frame[name] = pd.Categorical(frame[name], categories=levels)
+            # A quoted '?' declared as a level (as in UCI anneal) still means "missing", as
+            # the UCI documentation says and as OpenML reads it; a level "?" carries nothing.
+            levels = [level for level in dict.fromkeys(str(k) for k in kind) if level != "?"]
+            values = frame[name].astype("object")
+            frame[name] = pd.Categorical(values.where(values != "?", None), categories=levels)
         elif str(kind).upper() in ("NUMERIC", "REAL", "INTEGER"):
             frame[name] = pd.to_numeric(frame[name], errors="coerce")
         else:
-            frame[name] = frame[name].astype("object")
+            column = frame[name].astype("object")
+            frame[name] = column.where(column != "?", None)
     return frame, names[-1]
 
 

@@ -85,5 +85,6 @@ def _stratified_indices(y: np.ndarray, max_rows: int, rng: np.random.Generator) 
     chosen = []
     for label_index in range(len(labels)):
         members = np.flatnonzero(inverse == label_index)
-        chosen.append(rng.choice(members, size=min(quota[label_index], len(members)), replace=False))
+        size = min(quota[label_index], len(members))
+        chosen.append(rng.choice(members, size=size, replace=False))
     return np.sort(np.concatenate(chosen))

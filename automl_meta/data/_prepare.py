@@ -242,14 +242,28 @@ def _column_kind(series: pd.Series, column: str, name: str) -> tuple[str, pd.Ser
     if pd.api.types.is_datetime64_any_dtype(dtype):
         if getattr(dtype, "tz", None) is not None:
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        return "numeric", (series - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
+        return "numeric", _seconds(series)
     if pd.api.types.is_timedelta64_dtype(dtype):
-        return "numeric", series / pd.Timedelta(seconds=1)
+        return "numeric", _seconds(series)
     if pd.api.types.is_numeric_dtype(dtype):
         if pd.api.types.is_float_dtype(dtype):
             series = _infinite_to_missing(series, column, name)
         return "numeric", series
     return _object_kind(series, column, name)
+
+
+def _seconds(series: pd.Series) -> pd.Series:
+    """Seconds since the epoch (or in a duration) as floats, missing where NaT.
+
+    Works on the stored integers in the column's own unit, so dates outside the nanosecond
+    range (pandas 3 keeps them at coarser units) do not overflow.
+    """
+    values = series.to_numpy()
+    unit = np.datetime_data(values.dtype)[0]
+    per_second = np.timedelta64(1, "s") / np.timedelta64(1, unit)
+    seconds = values.view("int64") / per_second
+    seconds[np.isnat(values)] = np.nan
+    return pd.Series(seconds, index=series.index, name=series.name)
 
 
 def _infinite_to_missing(series: pd.Series, column: str, name: str) -> pd.Series:

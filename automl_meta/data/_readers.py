@@ -153,6 +153,12 @@ def _check_short_rows(
     path: Path, compressed: bool, encoding: str, sep: str, n_columns: int
 ) -> None:
     with _open_text(path, compressed, encoding) as handle:
+        next(handle, None)
+        # fast path: every line has enough separators (only a short row whose quoted fields
+        # hold separators escapes it); otherwise an exact scan that understands quoting
+        if all(line.count(sep) >= n_columns - 1 or not line.strip() for line in handle):
+            return
+    with _open_text(path, compressed, encoding) as handle:
         reader = csv.reader(handle, delimiter=sep)
         next(reader, None)
         for record in reader:

@@ -26,27 +26,32 @@ def _iq_range(values: np.ndarray) -> float:
     return float(q75 - q25)
 
 
-def skewness(values: np.ndarray, axis: int = 0) -> np.ndarray:
-    """pymfe's skewness (scipy's biased g1 times ((n-1)/n)^1.5), NaN for constants."""
-    n = values.shape[axis]
+def central_moments(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, ...]:
+    """Mean and the 2nd, 3rd and 4th central moments (biased) along ``axis``."""
     mean = values.mean(axis=axis, keepdims=True)
     centred = values - mean
-    m2 = np.mean(centred**2, axis=axis)
-    m3 = np.mean(centred**3, axis=axis)
-    constant = m2 <= (np.finfo(float).resolution * np.squeeze(mean, axis=axis)) ** 2
+    squared = centred * centred
+    return (
+        np.squeeze(mean, axis=axis),
+        squared.mean(axis=axis),
+        (squared * centred).mean(axis=axis),
+        (squared * squared).mean(axis=axis),
+    )
+
+
+def skewness_from_moments(n: int, moments: tuple[np.ndarray, ...]) -> np.ndarray:
+    """pymfe's skewness (scipy's biased g1 times ((n-1)/n)^1.5), NaN for constants."""
+    mean, m2, m3, _ = moments
+    constant = m2 <= (np.finfo(float).resolution * mean) ** 2  # scipy's test
     with np.errstate(all="ignore"):
         g1 = np.where(constant, np.nan, m3 / m2**1.5)
     return g1 * ((n - 1.0) / n) ** 1.5
 
 
-def kurtosis(values: np.ndarray, axis: int = 0) -> np.ndarray:
+def kurtosis_from_moments(n: int, moments: tuple[np.ndarray, ...]) -> np.ndarray:
     """pymfe's kurtosis (scipy's biased excess g2, "type 3"), NaN for constants."""
-    n = values.shape[axis]
-    mean = values.mean(axis=axis, keepdims=True)
-    centred = values - mean
-    m2 = np.mean(centred**2, axis=axis)
-    m4 = np.mean(centred**4, axis=axis)
-    constant = m2 <= (np.finfo(float).resolution * np.squeeze(mean, axis=axis)) ** 2
+    mean, m2, _, m4 = moments
+    constant = m2 <= (np.finfo(float).resolution * mean) ** 2
     with np.errstate(all="ignore"):
         g2 = np.where(constant, np.nan, m4 / m2**2 - 3.0)
     return (g2 + 3.0) * (1.0 - 1.0 / n) ** 2 - 3.0
@@ -61,8 +66,8 @@ SUMMARIES: dict[str, Callable[[np.ndarray], float]] = {
     "median": lambda v: float(np.median(v)),
     "range": lambda v: float(np.ptp(v)),
     "iq_range": _iq_range,
-    "skewness": lambda v: float(skewness(v)),
-    "kurtosis": lambda v: float(kurtosis(v)),
+    "skewness": lambda v: float(skewness_from_moments(v.size, central_moments(v))),
+    "kurtosis": lambda v: float(kurtosis_from_moments(v.size, central_moments(v))),
     "sum": lambda v: float(np.sum(v)),
     "count": lambda v: float(v.size),
 }

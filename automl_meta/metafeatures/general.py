@@ -14,6 +14,8 @@ import pandas as pd
 from automl_meta.data import Dataset
 from automl_meta.metafeatures._registry import NotApplicable, dependency, measure
 
+BINARY_PROBE = 1000
+
 
 def _classification_only(dataset: Dataset) -> None:
     if dataset.task != "classification":
@@ -49,18 +51,22 @@ def nr_cat(dataset: Dataset) -> int:
 @measure("general")
 def nr_bin(dataset: Dataset) -> int:
     """Attributes with exactly two distinct (non-missing) values."""
-    count = 0
-    for name in dataset.X.columns:
-        series = dataset.X[name]
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            codes = series.cat.codes.to_numpy()
-            count += int(np.count_nonzero(np.bincount(codes[codes >= 0])) == 2)
-            continue
-        values = series.to_numpy(dtype=float, na_value=np.nan)
-        low, high = np.nanmin(values), np.nanmax(values)
-        if low != high and bool(np.all((values == low) | (values == high) | np.isnan(values))):
-            count += 1
-    return count
+    return sum(_is_binary(dataset.X[name]) for name in dataset.X.columns)
+
+
+def _is_binary(series: pd.Series) -> bool:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy()
+        return int(np.count_nonzero(np.bincount(codes[codes >= 0]))) == 2
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    head = values[:BINARY_PROBE]
+    if np.unique(head[~np.isnan(head)]).size > 2:  # cheap early exit for most columns
+        return False
+    low, high = np.fmin.reduce(values), np.fmax.reduce(values)
+    if not low < high:
+        return False
+    hits = np.count_nonzero(values == low) + np.count_nonzero(values == high)
+    return hits + int(np.count_nonzero(np.isnan(values))) == values.size
 
 
 @measure("general")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from automl_meta.data import Dataset
+from automl_meta.errors import ConfigurationError
 from automl_meta.space._configs import get_algorithm, validate_config
 
 MAX_ONEHOT_CATEGORIES = 32
@@ -30,7 +31,7 @@ def build(config: dict[str, Any], dataset: Dataset, random_state: int = 0) -> An
 
     config = validate_config(config, dataset.task)
     algorithm = get_algorithm(config["algorithm"], dataset.task)
-    estimator = algorithm.factory(config["params"], random_state)
+    estimator = algorithm.factory(_typed(algorithm, config["params"]), random_state)
     numeric_steps: list[Any] = [SimpleImputer(strategy="median", add_indicator=True,
                                               keep_empty_features=True)]
     if algorithm.scale:
@@ -56,3 +57,27 @@ def build(config: dict[str, Any], dataset: Dataset, random_state: int = 0) -> An
         mask = list(range(len(dataset.categorical)))
         estimator.set_params(categorical_features=mask or None)
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
+
+
+def _typed(algorithm: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with whole floats of integer parameters as ints.
+
+    ``{"n_neighbors": 5.0}`` (what JSON written by another tool may hold) has the hash of
+    ``{"n_neighbors": 5}`` and must build the same estimator; scikit-learn rejects the float
+    (or, for ``min_samples_leaf``, reads it as a fraction). A fractional value of an integer
+    parameter is an error.
+    """
+    from optuna.distributions import IntDistribution
+
+    out = dict(params)
+    for param in algorithm.params:
+        value = out.get(param.name)
+        if not isinstance(param.distribution, IntDistribution) or not isinstance(value, float):
+            continue
+        if not value.is_integer():
+            raise ConfigurationError(
+                f"{algorithm.name}.{param.name}={value!r} is not a whole number; expected an "
+                f"integer from {param.distribution.low} to {param.distribution.high}."
+            )
+        out[param.name] = int(value)
+    return out

@@ -1,0 +1,168 @@
+"""``recommend``: ranked configurations for a new dataset, with the reasons."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from automl_meta.config import shipped_meta_db_dir, user_db_url
+from automl_meta.data import Dataset, load_dataset
+from automl_meta.errors import ConfigurationError, did_you_mean
+from automl_meta.metalearners import (
+    LEARNERS,
+    MetaKnowledge,
+    MetaLearner,
+    Recommendation,
+    load_knowledge,
+    load_learner,
+)
+
+STRATEGIES = ("auto", *LEARNERS)
+DEFAULT_STRATEGY = "knn"
+MIN_DATASETS_FOR_METAFEATURES = 5
+
+
+class Recommender:
+    """The meta-knowledge and fitted meta-learners behind :func:`recommend`.
+
+    Shipped learners (``meta_db/learners/``) are used as they are while the user store is
+    empty; once the user store holds evaluations, the memory-based learners are refitted on
+    shipped + user knowledge so that every recorded run counts at once.
+
+    Example:
+        >>> rec = Recommender.load()  # doctest: +SKIP
+        >>> rec.recommend(metafeatures, "classification", k=3)  # doctest: +SKIP
+    """
+
+    def __init__(self, knowledge: MetaKnowledge, learners_dir: Path | None = None,
+                 auto_strategy: str = DEFAULT_STRATEGY, refit: bool = False) -> None:
+        self.knowledge = knowledge
+        self.learners_dir = learners_dir
+        self.auto_strategy = auto_strategy
+        self.refit = refit
+        self._learners: dict[str, MetaLearner] = {}
+
+    @classmethod
+    def load(cls, db: Any = None, shipped: str | Path | None = None) -> Recommender:
+        from automl_meta.metadb import MetaDB
+
+        shipped_dir = Path(shipped) if shipped is not None else shipped_meta_db_dir()
+        store = db if isinstance(db, MetaDB) or db is False else MetaDB(db or user_db_url())
+        knowledge = load_knowledge(shipped_dir, store)
+        user_rows = 0 if store is False else store.stats()["evaluations"]
+        learners_dir = shipped_dir / "learners"
+        strategy_file = learners_dir / "strategy.json"
+        auto = DEFAULT_STRATEGY
+        if strategy_file.is_file():
+            auto = json.loads(strategy_file.read_text()).get("auto", DEFAULT_STRATEGY)
+        return cls(knowledge, learners_dir if learners_dir.is_dir() else None, auto,
+                   refit=user_rows > 0)
+
+    def learner(self, strategy: str) -> MetaLearner:
+        """The fitted learner for ``strategy`` (loaded from disk or fitted on first use)."""
+        if strategy not in self._learners:
+            saved = self.learners_dir / f"{strategy}.json" if self.learners_dir else None
+            memory_based = strategy in ("knn", "portfolio")
+            if saved is not None and saved.is_file() and not (self.refit and memory_based):
+                self._learners[strategy] = load_learner(saved)
+            else:
+                self._learners[strategy] = LEARNERS[strategy]().fit(self.knowledge)
+        return self._learners[strategy]
+
+    def resolve_strategy(self, strategy: str, task: str) -> str:
+        if strategy not in STRATEGIES:
+            raise ConfigurationError(
+                f"strategy={strategy!r} is unknown.{did_you_mean(strategy, STRATEGIES)} "
+                f"Expected one of {', '.join(STRATEGIES)}."
+            )
+        if strategy != "auto":
+            return strategy
+        matrix = self.knowledge.matrices.get(task)
+        if matrix is None or len(matrix.datasets) < MIN_DATASETS_FOR_METAFEATURES:
+            return "portfolio"
+        return self.auto_strategy
+
+    def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str, k: int = 10,
+                  strategy: str = "auto") -> list[Recommendation]:
+        chosen = self.resolve_strategy(strategy, task)
+        self.knowledge.matrix(task)  # a clear error when nothing of this task is known
+        recs = self.learner(chosen).recommend(metafeatures, task, k)
+        if strategy == "auto" and chosen != "portfolio" and len(recs) < k:
+            seen = {json.dumps(r.config, sort_keys=True) for r in recs}
+            for extra in self.learner("portfolio").recommend(metafeatures, task, k):
+                if len(recs) >= k:
+                    break
+                if json.dumps(extra.config, sort_keys=True) not in seen:
+                    recs.append(extra)
+        for rank, rec in enumerate(recs, start=1):
+            rec.rank = rank
+        return recs
+
+
+_CACHE: dict[tuple[str, str, int], Recommender] = {}
+
+
+def get_recommender(db: Any = None, shipped: str | Path | None = None) -> Recommender:
+    """A :class:`Recommender` for this store, reused while the store does not change."""
+    from automl_meta.metadb import MetaDB
+
+    store = db if isinstance(db, MetaDB) else MetaDB(db or user_db_url())
+    shipped_dir = Path(shipped) if shipped is not None else shipped_meta_db_dir()
+    key = (store.url, str(shipped_dir), store.stats()["evaluations"])
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = Recommender.load(store, shipped_dir)
+    return _CACHE[key]
+
+
+def recommend(
+    dataset: Any = None,
+    k: int = 10,
+    strategy: str = "auto",
+    db: Any = None,
+    target: str | None = None,
+    task: str | None = None,
+    metafeatures: Mapping[str, float] | pd.Series | None = None,
+) -> list[Recommendation]:
+    """Recommend ``k`` configurations for ``dataset``, best first, each with its reason.
+
+    Args:
+        dataset: anything :func:`~automl_meta.load_dataset` accepts; may be omitted when
+            ``metafeatures`` and ``task`` are given.
+        k: how many recommendations.
+        strategy: ``"auto"`` (the strategy the leave-one-dataset-out evaluation found best),
+            ``"knn"``, ``"portfolio"`` or ``"ranker"``.
+        db: the user store (URL, path or :class:`~automl_meta.MetaDB`); default
+            ``$AUTOML_META_DB`` or the user data directory. The shipped ``meta_db/`` is
+            always layered underneath.
+        target, task: passed to ``load_dataset``.
+        metafeatures: precomputed meta-features (skips the extraction).
+
+    Example:
+        >>> recs = recommend("sklearn:breast_cancer", k=3)  # doctest: +SKIP
+        >>> recs[0].algorithm, recs[0].params, recs[0].why  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    if metafeatures is None:
+        if dataset is None:
+            raise ConfigurationError("recommend() needs a dataset or precomputed metafeatures.")
+        loaded: Dataset = load_dataset(dataset, target=target, task=task)
+        from automl_meta.metafeatures import extract_metafeatures
+
+        metafeatures = extract_metafeatures(loaded)
+        task = loaded.task
+    elif task is None:
+        if dataset is None:
+            raise ConfigurationError("With precomputed metafeatures, pass task='classification'"
+                                     " or task='regression'.")
+        task = load_dataset(dataset, target=target).task
+    recs = get_recommender(db).recommend(metafeatures, task, k=k, strategy=strategy)
+    elapsed = time.perf_counter() - started
+    for rec in recs:
+        rec.details.setdefault("seconds", elapsed)
+    return recs

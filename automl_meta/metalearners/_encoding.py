@@ -1,0 +1,109 @@
+"""Numeric encodings of configurations and meta-features for learned meta-models."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from automl_meta.space import algorithms, get_algorithm
+
+
+def config_feature_names(task: str) -> list[str]:
+    """Names of the columns :func:`encode_configs` produces for ``task``."""
+    names = [f"algo={a}" for a in algorithms(task)]
+    for name in algorithms(task):
+        for param in get_algorithm(name, task).params:
+            dist = param.distribution
+            if isinstance(dist, CategoricalDistribution):
+                names += [f"{name}.{param.name}={choice}" for choice in dist.choices]
+            else:
+                names.append(f"{name}.{param.name}")
+    return names
+
+
+def encode_configs(configs: list[dict[str, Any]], task: str) -> np.ndarray:
+    """One row per configuration: algorithm one-hot, numeric params scaled to [0, 1]
+    (log scale where the space is logarithmic), categoricals one-hot; inactive -> -1."""
+    names = config_feature_names(task)
+    position = {n: i for i, n in enumerate(names)}
+    out = np.full((len(configs), len(names)), -1.0, dtype=np.float32)
+    algo_columns = [position[f"algo={a}"] for a in algorithms(task)]
+    out[:, algo_columns] = 0.0
+    for row, config in enumerate(configs):
+        name = config["algorithm"]
+        out[row, position[f"algo={name}"]] = 1.0
+        params = config.get("params", {})
+        for param in get_algorithm(name, task).params:
+            dist = param.distribution
+            value = params.get(param.name)
+            if isinstance(dist, CategoricalDistribution):
+                for choice in dist.choices:
+                    out[row, position[f"{name}.{param.name}={choice}"]] = float(
+                        param.name in params and value == choice)
+            elif value is not None:
+                out[row, position[f"{name}.{param.name}"]] = _scaled(value, dist)
+    return out
+
+
+def _scaled(value: float, dist: FloatDistribution | IntDistribution) -> float:
+    low, high, v = float(dist.low), float(dist.high), float(value)
+    if dist.log:
+        low, high, v = math.log(low), math.log(high), math.log(max(v, dist.low))
+    return float(np.clip((v - low) / (high - low), 0.0, 1.0)) if high > low else 0.0
+
+
+class FeatureScaler:
+    """Robust scaling of meta-features: log-compress heavy tails, median/IQR, impute 0.
+
+    Fitted on the meta-database's datasets and stored as plain JSON with the learner.
+    """
+
+    def __init__(self, columns: list[str] | None = None,
+                 center: list[float] | None = None, scale: list[float] | None = None) -> None:
+        self.columns = columns or []
+        self.center = np.asarray(center or [], dtype=float)
+        self.scale = np.asarray(scale or [], dtype=float)
+
+    def fit(self, frame: pd.DataFrame) -> FeatureScaler:
+        values = _compress(frame.to_numpy(dtype=float))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            spread = np.nanstd(values, axis=0) if len(values) else np.zeros(values.shape[1])
+        usable = (np.isfinite(values).mean(axis=0) >= 0.5) & (spread > 0)
+        self.columns = [c for c, u in zip(frame.columns, usable, strict=True) if u]
+        kept = values[:, usable]
+        if kept.shape[0] == 0 or kept.shape[1] == 0:
+            self.center, self.scale = np.zeros(kept.shape[1]), np.ones(kept.shape[1])
+            return self
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.center = np.nanmedian(kept, axis=0)
+            q75, q25 = np.nanpercentile(kept, [75, 25], axis=0)
+            fallback = np.nanstd(kept, axis=0)
+        spread = q75 - q25
+        self.scale = np.where(spread > 1e-12, spread, np.where(fallback > 0, fallback, 1.0))
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        values = _compress(frame.reindex(columns=self.columns).to_numpy(dtype=float))
+        scaled = (values - self.center) / self.scale
+        scaled = np.clip(scaled, -10.0, 10.0)
+        return np.where(np.isfinite(scaled), scaled, 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"columns": self.columns, "center": self.center.tolist(),
+                "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureScaler:
+        return cls(data["columns"], data["center"], data["scale"])
+
+
+def _compress(values: np.ndarray) -> np.ndarray:
+    values = np.where(np.isfinite(values), values, np.nan)
+    return np.sign(values) * np.log1p(np.abs(values))

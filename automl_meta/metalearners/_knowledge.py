@@ -1,0 +1,176 @@
+"""``MetaKnowledge``: the meta-database as in-memory matrices, ready for meta-learning.
+
+Sources are layered: the shipped read-only bundle (``meta_db/``) plus the user's writable
+store, so every recorded run is used by the next recommendation. Datasets are keyed by
+content fingerprint and configurations by (task, hash), so the same dataset or
+configuration in two sources is one row.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl_meta.errors import MetaDBError
+
+
+@dataclass
+class TaskMatrix:
+    """Scores of one task type: datasets x configurations.
+
+    ``raw`` holds the primary metric (NaN where not evaluated, ``-inf`` never appears);
+    ``normalised`` maps each dataset's scores to [0, 1] (1 = its best known configuration,
+    0 = its worst; a failed evaluation counts as 0).
+    """
+
+    task: str
+    datasets: list[str]
+    configs: list[str]
+    raw: np.ndarray
+    normalised: np.ndarray
+
+    def subset(self, keep: np.ndarray) -> TaskMatrix:
+        return TaskMatrix(self.task, [d for d, k in zip(self.datasets, keep, strict=True) if k],
+                          self.configs, self.raw[keep], self.normalised[keep])
+
+
+@dataclass
+class MetaKnowledge:
+    """What the meta-learners learn from: datasets, meta-features, configurations, scores."""
+
+    datasets: pd.DataFrame  # index: fingerprint; columns name, family, task, n_rows, ...
+    metafeatures: pd.DataFrame  # index: fingerprint; one column per meta-feature
+    configs: pd.DataFrame  # index: key "task/hash"; columns task, algorithm, params
+    matrices: dict[str, TaskMatrix] = field(default_factory=dict)
+
+    @classmethod
+    def from_tables(cls, tables: list[dict[str, pd.DataFrame]]) -> MetaKnowledge:
+        """Merge the tables of one or more stores (shipped bundle first, user store last)."""
+        datasets, features, configs, evaluations = [], [], [], []
+        for t in tables:
+            d = t["dataset"].set_index("id")
+            c = t["config"].set_index("id")
+            datasets.append(d.reset_index(drop=True))
+            mf = t["metafeature"]
+            if len(mf):
+                mf = mf.assign(fingerprint=d.loc[mf["dataset_id"], "fingerprint"].to_numpy())
+                features.append(mf[["fingerprint", "name", "value"]])
+            c = c.assign(key=c["task"] + "/" + c["hash"])
+            configs.append(c[["key", "task", "algorithm", "params_json"]])
+            ev = t["evaluation"]
+            if len(ev):
+                ev = ev.assign(fingerprint=d.loc[ev["dataset_id"], "fingerprint"].to_numpy(),
+                               config=c.loc[ev["config_id"], "key"].to_numpy())
+                evaluations.append(ev[["fingerprint", "config", "status", "score"]])
+        dataset_frame = (pd.concat(datasets).drop_duplicates("fingerprint", keep="first")
+                         .set_index("fingerprint"))
+        config_frame = pd.concat(configs).drop_duplicates("key").set_index("key")
+        config_frame["params"] = [json.loads(p) for p in config_frame.pop("params_json")]
+        if features:
+            long = pd.concat(features).drop_duplicates(["fingerprint", "name"], keep="last")
+            wide = long.pivot(index="fingerprint", columns="name", values="value")
+        else:
+            wide = pd.DataFrame(index=pd.Index([], name="fingerprint"))
+        wide = wide.reindex(dataset_frame.index).astype(float)
+        evaluation = (pd.concat(evaluations) if evaluations else
+                      pd.DataFrame(columns=["fingerprint", "config", "status", "score"]))
+        evaluation = evaluation.drop_duplicates(["fingerprint", "config"], keep="last")
+        knowledge = cls(dataset_frame, wide, config_frame)
+        knowledge.matrices = _task_matrices(dataset_frame, config_frame, evaluation)
+        return knowledge
+
+    def without(self, families: set[str] | None = None,
+                fingerprints: set[str] | None = None) -> MetaKnowledge:
+        """A copy without some datasets (for leave-one-dataset-out evaluation)."""
+        drop = np.zeros(len(self.datasets), dtype=bool)
+        if families:
+            drop |= self.datasets["family"].isin(families).to_numpy()
+        if fingerprints:
+            drop |= self.datasets.index.isin(list(fingerprints))
+        kept = self.datasets.loc[~drop]
+        keep_set = set(kept.index)
+        matrices = {task: m.subset(np.array([d in keep_set for d in m.datasets], dtype=bool))
+                    for task, m in self.matrices.items()}
+        return MetaKnowledge(kept, self.metafeatures.loc[kept.index], self.configs, matrices)
+
+    def config(self, key: str) -> dict[str, Any]:
+        row = self.configs.loc[key]
+        return {"algorithm": row["algorithm"], "params": dict(row["params"])}
+
+    def matrix(self, task: str) -> TaskMatrix:
+        if task not in self.matrices or not self.matrices[task].datasets:
+            raise MetaDBError(
+                f"The meta-database holds no evaluated {task} dataset, so there is nothing to "
+                "learn from. Build or import one (`automl-meta db build` / `db import`)."
+            )
+        return self.matrices[task]
+
+
+def _task_matrices(datasets: pd.DataFrame, configs: pd.DataFrame,
+                   evaluation: pd.DataFrame) -> dict[str, TaskMatrix]:
+    matrices: dict[str, TaskMatrix] = {}
+    task_of = datasets["task"]
+    for task in ("classification", "regression"):
+        ev = evaluation[evaluation["fingerprint"].map(task_of) == task]
+        if ev.empty:
+            continue
+        raw = ev.assign(score=np.where(ev["status"] == "ok", ev["score"], np.nan))
+        table = raw.pivot(index="fingerprint", columns="config", values="score")
+        evaluated = ev.pivot(index="fingerprint", columns="config", values="status")
+        table = table.reindex(columns=sorted(table.columns))
+        evaluated = evaluated.reindex(index=table.index, columns=table.columns)
+        values = table.to_numpy(dtype=float)
+        matrices[task] = TaskMatrix(task, list(table.index), list(table.columns), values,
+                                    normalise(values, evaluated.notna().to_numpy()))
+    return matrices
+
+
+FLOOR_PERCENTILE = 10
+
+
+def normalise(raw: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
+    """Per row: (score - floor) / (best - floor) clipped to [0, 1].
+
+    The floor is the row's 10th percentile rather than its minimum, so one disastrous
+    configuration (an R² of -1e6) does not squash every other score towards 1. A failed
+    evaluation counts as 0; a never evaluated cell stays NaN.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        best = np.nanmax(np.where(np.isnan(raw), -np.inf, raw), axis=1, keepdims=True)
+        worst = np.nanpercentile(raw, FLOOR_PERCENTILE, axis=1, keepdims=True)
+        worst = np.where(np.isnan(worst), best, worst)
+        spread = best - worst
+        # a row whose evaluated configurations all score the same: each is its best known
+        out = np.where(spread > 1e-12, (raw - worst) / np.where(spread > 1e-12, spread, 1.0),
+                       1.0)
+    out = np.where(np.isnan(raw) & evaluated, 0.0, out)
+    out = np.where(evaluated, out, np.nan)
+    return np.clip(out, 0.0, 1.0)
+
+
+def load_knowledge(shipped: str | Path | None = None, user_db: Any = None,
+                   include_shipped: bool = True) -> MetaKnowledge:
+    """The knowledge of the shipped bundle plus a user store (a MetaDB, URL, or None)."""
+    from automl_meta.config import shipped_meta_db_dir, user_db_url
+    from automl_meta.metadb import MetaDB
+    from automl_meta.metadb._bundle import read_bundle_tables
+
+    tables = []
+    bundle = Path(shipped) if shipped is not None else shipped_meta_db_dir()
+    if include_shipped and (bundle / "manifest.json").is_file():
+        tables.append(read_bundle_tables(bundle))
+    if user_db is not False:
+        store = user_db if isinstance(user_db, MetaDB) else MetaDB(user_db or user_db_url())
+        tables.append({name: store.table(name) for name in
+                       ("dataset", "metafeature", "config", "evaluation")})
+    if not tables:
+        raise MetaDBError("No meta-knowledge found: the shipped meta_db/ is missing and no "
+                          "user store was given.")
+    return MetaKnowledge.from_tables(tables)

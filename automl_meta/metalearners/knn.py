@@ -1,0 +1,149 @@
+"""Memory-based meta-learning: lend the best configurations of the nearest past datasets.
+
+Distance is a weighted Euclidean distance on robustly scaled meta-features. The weights are
+learned: a meta-feature gets weight in proportion to how well differences in it predict
+differences in how configurations rank (a Mantel-style correlation over dataset pairs), so
+meta-features that do not matter for performance do not decide who is a neighbour.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl_meta.metalearners._base import (
+    MetaLearner,
+    Recommendation,
+    check_k,
+    metafeature_frame,
+)
+from automl_meta.metalearners._encoding import FeatureScaler
+from automl_meta.metalearners._knowledge import MetaKnowledge
+
+
+def learn_feature_weights(features: np.ndarray, normalised: np.ndarray,
+                          max_pairs: int = 40_000, seed: int = 0) -> np.ndarray:
+    """Weight of each feature column: max(0, corr(|feature difference|, performance gap))."""
+    n = features.shape[0]
+    if n < 4:
+        return np.full(features.shape[1], 1.0 / max(features.shape[1], 1))
+    left, right = np.triu_indices(n, k=1)
+    if len(left) > max_pairs:
+        pick = np.random.default_rng(seed).choice(len(left), max_pairs, replace=False)
+        left, right = left[pick], right[pick]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pairs with no common config
+        gaps = np.nanmean(np.abs(normalised[left] - normalised[right]), axis=1)
+    valid = np.isfinite(gaps)
+    left, right, gaps = left[valid], right[valid], gaps[valid]
+    diffs = np.abs(features[left] - features[right])
+    diffs_c = diffs - diffs.mean(axis=0)
+    gaps_c = gaps - gaps.mean()
+    denominator = np.sqrt((diffs_c ** 2).sum(axis=0) * (gaps_c ** 2).sum()) + 1e-12
+    weights = np.clip((diffs_c * gaps_c[:, None]).sum(axis=0) / denominator, 0.0, None)
+    if weights.sum() <= 0:
+        weights = np.ones(features.shape[1])
+    return weights / weights.sum()
+
+
+class KNNLearner(MetaLearner):
+    """Nearest past datasets by learned-weight distance on meta-features.
+
+    Example:
+        >>> learner = KNNLearner(n_neighbors=5).fit(knowledge)  # doctest: +SKIP
+        >>> learner.recommend(metafeatures, "classification", k=3)[0].why  # doctest: +SKIP
+    """
+
+    name = "knn"
+
+    def __init__(self, n_neighbors: int = 5) -> None:
+        self.n_neighbors = n_neighbors
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def fit(self, knowledge: MetaKnowledge) -> KNNLearner:
+        self.tasks, self.arrays = {}, {}
+        for task, matrix in knowledge.matrices.items():
+            frame = knowledge.metafeatures.loc[matrix.datasets]
+            scaler = FeatureScaler().fit(frame)
+            features = scaler.transform(frame)
+            weights = learn_feature_weights(features, matrix.normalised)
+            self.tasks[task] = {
+                "scaler": scaler.to_json(),
+                "datasets": knowledge.datasets.loc[matrix.datasets, "name"].tolist(),
+                "configs": [knowledge.config(c) for c in matrix.configs],
+            }
+            self.arrays[f"{task}.features"] = features.astype(np.float32)
+            self.arrays[f"{task}.weights"] = weights.astype(np.float32)
+            self.arrays[f"{task}.normalised"] = matrix.normalised.astype(np.float32)
+            self.arrays[f"{task}.raw"] = matrix.raw.astype(np.float32)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # configurations tried once
+                prior = np.nan_to_num(np.nanmean(matrix.normalised, axis=0), nan=0.5)
+            self.arrays[f"{task}.prior"] = prior.astype(np.float32)
+        return self
+
+    def nearest_datasets(self, metafeatures: Mapping[str, float] | pd.Series,
+                         task: str) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of past datasets of ``task`` sorted by distance, and the distances."""
+        info = self.tasks[task]
+        query = FeatureScaler.from_json(info["scaler"]).transform(metafeature_frame(metafeatures))
+        weights = self.arrays[f"{task}.weights"]
+        diffs = self.arrays[f"{task}.features"] - query.astype(np.float32)
+        distances = np.sqrt((weights * diffs ** 2).sum(axis=1))
+        order = np.argsort(distances, kind="stable")
+        return order, distances[order]
+
+    def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                  k: int = 10) -> list[Recommendation]:
+        k = check_k(k)
+        if task not in self.tasks:
+            return []
+        info = self.tasks[task]
+        order, distances = self.nearest_datasets(metafeatures, task)
+        neighbours = order[: self.n_neighbors]
+        near = distances[: self.n_neighbors]
+        scale = max(float(np.median(distances)) * 0.05, 1e-6)
+        weights = 1.0 / (near + scale)
+        normalised = self.arrays[f"{task}.normalised"][neighbours]
+        raw = self.arrays[f"{task}.raw"][neighbours]
+        present = np.isfinite(normalised)
+        # a configuration a neighbour never tried is assumed to do there as it does on
+        # average, so a near-identical neighbour's best configuration outranks untried ones
+        prior = self.arrays[f"{task}.prior"]
+        filled = np.where(present, normalised, prior[None, :])
+        predicted = filled.T @ weights / weights.sum()
+        predicted = np.where(present.any(axis=0), predicted, -np.inf)
+        ranking = np.argsort(-predicted, kind="stable")[:k]
+        out = []
+        for rank, column in enumerate(ranking, start=1):
+            if not np.isfinite(predicted[column]):
+                break
+            config = info["configs"][column]
+            shown = [f"{info['datasets'][d]} (distance {dist:.2f}: "
+                     f"{_fmt(raw[i, column])}, {_fmt(normalised[i, column])} of its best)"
+                     for i, (d, dist) in enumerate(zip(neighbours[:3], near[:3], strict=False))]
+            out.append(Recommendation(
+                config["algorithm"], dict(config["params"]), float(predicted[column]),
+                self.name, "nearest past datasets: " + "; ".join(shown), rank=rank,
+                details={"neighbours": [info["datasets"][d] for d in neighbours],
+                         "distances": [float(x) for x in near]}))
+        return out
+
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"n_neighbors": self.n_neighbors, "tasks": self.tasks}, self.arrays
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
+        learner = cls(state["n_neighbors"])
+        learner.tasks = state["tasks"]
+        learner.arrays = dict(arrays)
+        return learner
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.3f}"

@@ -1,0 +1,142 @@
+"""Model-based meta-learning: predict a configuration's normalised score from the dataset's
+meta-features and the configuration's encoding, then rank a candidate pool.
+
+The model is a histogram gradient-boosting regressor trained on every (past dataset,
+configuration) cell; it is saved with skops (a safe, non-pickle format) after checking that
+it contains only scikit-learn and numpy types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl_meta.errors import ArtifactError
+from automl_meta.metalearners._base import (
+    MetaLearner,
+    Recommendation,
+    check_k,
+    metafeature_frame,
+)
+from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
+from automl_meta.metalearners._knowledge import MetaKnowledge
+
+EXTRA_CANDIDATES = 300
+SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.")
+
+
+class RankerLearner(MetaLearner):
+    """Learned ranker over (meta-features, configuration) -> normalised score."""
+
+    name = "ranker"
+
+    def __init__(self, max_iter: int = 300, extra_candidates: int = EXTRA_CANDIDATES,
+                 random_state: int = 0) -> None:
+        self.max_iter = max_iter
+        self.extra_candidates = extra_candidates
+        self.random_state = random_state
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.models: dict[str, Any] = {}
+
+    def fit(self, knowledge: MetaKnowledge) -> RankerLearner:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        from automl_meta.space import algorithms, config_hash, sample_configs
+
+        self.tasks, self.models = {}, {}
+        for task, matrix in knowledge.matrices.items():
+            frame = knowledge.metafeatures.loc[matrix.datasets]
+            scaler = FeatureScaler().fit(frame)
+            features = scaler.transform(frame)
+            configs = [knowledge.config(c) for c in matrix.configs]
+            encoded = encode_configs(configs, task)
+            rows, cols = np.nonzero(np.isfinite(matrix.normalised))
+            X = np.hstack([features[rows], encoded[cols]])
+            y = matrix.normalised[rows, cols]
+            model = HistGradientBoostingRegressor(
+                max_iter=self.max_iter, learning_rate=0.08, max_leaf_nodes=63,
+                min_samples_leaf=int(np.clip(len(y) // 200, 3, 20)),
+                random_state=self.random_state)
+            self.models[task] = model.fit(X, y)
+            known = {config_hash(c) for c in configs}
+            per_algorithm = -(-self.extra_candidates // len(algorithms(task)))
+            extra = [c for c in sample_configs(task, per_algorithm,
+                                               seed=self.random_state + 7919,
+                                               include_defaults=False)
+                     if config_hash(c) not in known] if per_algorithm > 0 else []
+            mean_scores = np.nanmean(matrix.normalised, axis=0)
+            self.tasks[task] = {
+                "scaler": scaler.to_json(),
+                "candidates": configs + extra,
+                "history": [float(x) if np.isfinite(x) else None for x in mean_scores]
+                + [None] * len(extra),
+                "n_datasets": len(matrix.datasets),
+            }
+        return self
+
+    def predict(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                configs: list[dict[str, Any]]) -> np.ndarray:
+        """Predicted normalised score of each configuration on this dataset."""
+        info = self.tasks[task]
+        query = FeatureScaler.from_json(info["scaler"]).transform(metafeature_frame(metafeatures))
+        encoded = encode_configs(configs, task)
+        X = np.hstack([np.repeat(query, len(configs), axis=0), encoded])
+        return self.models[task].predict(X)
+
+    def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                  k: int = 10) -> list[Recommendation]:
+        k = check_k(k)
+        if task not in self.tasks:
+            return []
+        info = self.tasks[task]
+        predicted = self.predict(metafeatures, task, info["candidates"])
+        out = []
+        for rank, index in enumerate(np.argsort(-predicted, kind="stable")[:k], start=1):
+            config = info["candidates"][index]
+            history = info["history"][index]
+            past = (f"; it averaged {history:.3f} over {info['n_datasets']} past {task} datasets"
+                    if history is not None else "; a new configuration sampled from the space")
+            out.append(Recommendation(
+                config["algorithm"], dict(config["params"]), float(predicted[index]),
+                self.name,
+                f"learned ranker predicts {predicted[index]:.3f} of the best known score for "
+                f"a dataset with these meta-features{past}", rank=rank))
+        return out
+
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"max_iter": self.max_iter, "extra_candidates": self.extra_candidates,
+                "random_state": self.random_state, "tasks": self.tasks}, {}
+
+    def save(self, directory: str | Path) -> Path:
+        import skops.io as sio
+
+        path = super().save(directory)
+        for task, model in self.models.items():
+            sio.dump(model, str(Path(directory) / f"{self.name}.{task}.skops"))
+        return path
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
+        learner = cls(state["max_iter"], state["extra_candidates"], state["random_state"])
+        learner.tasks = state["tasks"]
+        return learner
+
+    @staticmethod
+    def load_models(learner: RankerLearner, directory: Path) -> None:
+        """Load the skops models beside the JSON, refusing any non-scikit-learn type."""
+        import skops.io as sio
+
+        for task in learner.tasks:
+            path = directory / f"{learner.name}.{task}.skops"
+            if not path.is_file():
+                raise ArtifactError(f"The ranker model {path} is missing; retrain the ranker.")
+            untrusted = sio.get_untrusted_types(file=str(path))
+            unsafe = [t for t in untrusted if not t.startswith(SAFE_TYPE_PREFIXES)]
+            if unsafe:
+                raise ArtifactError(f"Refusing to load {path}: it contains types we do not "
+                                    f"trust ({', '.join(unsafe[:5])}).")
+            learner.models[task] = sio.load(str(path), trusted=untrusted)

@@ -1,0 +1,371 @@
+"""``evaluate``: metrics, protocols, isolation (timeout, memout, error) and determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing as mp
+import os
+import resource
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from automl_meta.data import load_dataset
+from automl_meta.errors import ConfigurationError
+from automl_meta.evaluation import Evaluation, Protocol, evaluate
+from automl_meta.space import build, default_config
+from automl_meta.space._algorithms import REGISTRY
+
+CLF_METRICS = ("balanced_accuracy", "accuracy", "roc_auc", "log_loss")
+REG_METRICS = ("r2", "rmse", "mae")
+
+
+@pytest.fixture(scope="module")
+def cancer() -> Any:
+    return load_dataset("sklearn:breast_cancer")
+
+
+@pytest.fixture(scope="module")
+def wine() -> Any:
+    return load_dataset("sklearn:wine")
+
+
+@pytest.fixture(scope="module")
+def diabetes() -> Any:
+    return load_dataset("sklearn:diabetes")
+
+
+def _manual_folds(config: dict[str, Any], dataset: Any, protocol: str) -> list[dict[str, Any]]:
+    """Fit and predict each fold by hand: what evaluate() must reproduce."""
+    folds = []
+    for train, test in Protocol.parse(protocol).splits(dataset):
+        model = build(config, dataset, random_state=0).fit(dataset.X.iloc[train],
+                                                           dataset.y.iloc[train])
+        X_test = dataset.X.iloc[test]
+        fold = {"y": dataset.y.to_numpy()[test], "pred": model.predict(X_test)}
+        if hasattr(model, "predict_proba"):
+            fold["proba"] = model.predict_proba(X_test)
+            fold["classes"] = model.classes_
+        folds.append(fold)
+    return folds
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_all_classification_metrics_at_once_binary(cancer: Any) -> None:
+    config = default_config("linear", "classification")
+    result = evaluate(config, cancer, protocol="cv3", metrics=CLF_METRICS)
+    assert result.status == "ok", result.error
+    assert set(result.metrics) == set(CLF_METRICS)
+    folds = _manual_folds(config, cancer, "cv3")
+    expected = {
+        "balanced_accuracy": np.mean([skm.balanced_accuracy_score(f["y"], f["pred"])
+                                      for f in folds]),
+        "accuracy": np.mean([skm.accuracy_score(f["y"], f["pred"]) for f in folds]),
+        "roc_auc": np.mean([skm.roc_auc_score(f["y"] == f["classes"][1], f["proba"][:, 1])
+                            for f in folds]),
+        "log_loss": np.mean([skm.log_loss(f["y"], f["proba"], labels=f["classes"])
+                             for f in folds]),
+    }
+    for name, value in expected.items():
+        assert result.metrics[name] == pytest.approx(value, rel=1e-6), name
+    assert result.score == result.metrics["balanced_accuracy"]
+    assert 0.9 < result.metrics["roc_auc"] <= 1.0
+    assert 0.0 < result.metrics["log_loss"] < 0.5
+
+
+def test_all_classification_metrics_at_once_multiclass(wine: Any) -> None:
+    config = default_config("linear", "classification")
+    result = evaluate(config, wine, protocol="cv3", metrics=CLF_METRICS)
+    assert result.ok, result.error
+    folds = _manual_folds(config, wine, "cv3")
+    auc = np.mean([skm.roc_auc_score(f["y"], f["proba"], multi_class="ovr",
+                                     average="weighted", labels=f["classes"]) for f in folds])
+    loss = np.mean([skm.log_loss(f["y"], f["proba"], labels=f["classes"]) for f in folds])
+    assert result.metrics["roc_auc"] == pytest.approx(auc, rel=1e-6)
+    assert result.metrics["log_loss"] == pytest.approx(loss, rel=1e-6)
+
+
+def test_probability_metrics_from_a_decision_function(cancer: Any) -> None:
+    # the SVM has no predict_proba: roc_auc and log_loss come from its decision function
+    result = evaluate(default_config("svm", "classification"), cancer, protocol="cv3",
+                      metrics=CLF_METRICS)
+    assert result.ok, result.error
+    assert 0.9 < result.metrics["roc_auc"] <= 1.0
+    assert np.isfinite(result.metrics["log_loss"]) and result.metrics["log_loss"] > 0
+
+
+def test_all_regression_metrics_at_once(diabetes: Any) -> None:
+    config = default_config("linear", "regression")
+    result = evaluate(config, diabetes, protocol="cv3", metrics=REG_METRICS)
+    assert result.ok, result.error
+    assert set(result.metrics) == set(REG_METRICS)
+    folds = _manual_folds(config, diabetes, "cv3")
+    expected = {
+        "r2": np.mean([skm.r2_score(f["y"], f["pred"]) for f in folds]),
+        "rmse": np.mean([np.sqrt(skm.mean_squared_error(f["y"], f["pred"])) for f in folds]),
+        "mae": np.mean([skm.mean_absolute_error(f["y"], f["pred"]) for f in folds]),
+    }
+    for name, value in expected.items():
+        assert result.metrics[name] == pytest.approx(value, rel=1e-9), name
+    assert result.score == result.metrics["r2"]
+    assert result.metrics["mae"] < result.metrics["rmse"]
+
+
+def test_default_metrics_are_every_metric_of_the_task(wine: Any, diabetes: Any) -> None:
+    assert set(evaluate(default_config("knn"), wine, protocol="cv3").metrics) == \
+        set(CLF_METRICS)
+    assert set(evaluate(default_config("knn", "regression"), diabetes,
+                        protocol="cv3").metrics) == set(REG_METRICS)
+
+
+def test_a_single_metric(wine: Any) -> None:
+    result = evaluate(default_config("knn"), wine, protocol="cv3",
+                      metrics=("balanced_accuracy",))
+    assert list(result.metrics) == ["balanced_accuracy"]
+    assert 0.5 < result.score <= 1.0
+
+
+@pytest.mark.parametrize("metrics", [("r2",), ("balanced_accuracy", "f1"), ("AUC",)])
+def test_unknown_or_foreign_metrics_are_configuration_errors(wine: Any, metrics: tuple) -> None:
+    with pytest.raises(ConfigurationError, match="metric"):
+        evaluate(default_config("knn"), wine, protocol="cv3", metrics=metrics)
+
+
+# --------------------------------------------------------------------------- protocols
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("cv5", Protocol("cv", n_splits=5, random_state=0)),
+    ("cv3:s1", Protocol("cv", n_splits=3, random_state=1)),
+    (" cv10 ", Protocol("cv", n_splits=10, random_state=0)),
+    ("holdout0.25", Protocol("holdout", test_size=0.25, random_state=0)),
+    ("holdout.3:s7", Protocol("holdout", test_size=0.3, random_state=7)),
+])
+def test_protocol_parse_good(spec: str, expected: Protocol) -> None:
+    protocol = Protocol.parse(spec)
+    assert protocol == expected
+    assert Protocol.parse(protocol) is protocol
+    assert Protocol.parse(protocol.key) == protocol
+
+
+@pytest.mark.parametrize("spec", ["cv1", "cv0", "cv", "kfold5", "cv5:s", "cv5:x1", "",
+                                  "holdout", "holdout0", "holdout1.5", "holdout0.0",
+                                  "holdout25", "cv-3"])
+def test_protocol_parse_bad(spec: str) -> None:
+    with pytest.raises(ConfigurationError, match="protocol"):
+        Protocol.parse(spec)
+
+
+def test_protocol_keys() -> None:
+    assert Protocol.parse("cv5").key == "cv5:s0"
+    assert Protocol.parse("holdout0.25:s3").key == "holdout0.25:s3"
+
+
+def test_cv_splits_partition_the_rows_stratified(wine: Any) -> None:
+    splits = Protocol.parse("cv5").splits(wine)
+    assert len(splits) == 5
+    tests = np.concatenate([test for _, test in splits])
+    assert sorted(tests) == list(range(wine.n_rows))
+    y = wine.y.to_numpy()
+    for train, test in splits:
+        assert not set(train) & set(test)
+        assert len(train) + len(test) == wine.n_rows
+        for label in np.unique(y):
+            share = (y[test] == label).mean() - (y == label).mean()
+            assert abs(share) < 0.05
+    assert [t.tolist() for _, t in Protocol.parse("cv5:s1").splits(wine)] != \
+        [t.tolist() for _, t in splits]
+
+
+def test_holdout_split_and_score(wine: Any) -> None:
+    (train, test), = Protocol.parse("holdout0.25").splits(wine)
+    assert len(test) == int(np.ceil(0.25 * wine.n_rows))
+    assert sorted(np.concatenate([train, test])) == list(range(wine.n_rows))
+    config = default_config("linear")
+    result = evaluate(config, wine, protocol="holdout0.25", metrics=("accuracy",))
+    assert result.ok and result.protocol == "holdout0.25:s0"
+    fold, = _manual_folds(config, wine, "holdout0.25")
+    assert result.metrics["accuracy"] == pytest.approx(skm.accuracy_score(fold["y"],
+                                                                          fold["pred"]))
+
+
+def test_cv_protocols_differ_in_folds(diabetes: Any) -> None:
+    config = default_config("linear", "regression")
+    cv3 = evaluate(config, diabetes, protocol="cv3", metrics=("r2",))
+    cv5 = evaluate(config, diabetes, protocol="cv5", metrics=("r2",))
+    assert cv3.protocol == "cv3:s0" and cv5.protocol == "cv5:s0"
+    assert cv3.score != cv5.score
+    assert 0.3 < cv3.score < 0.7 and 0.3 < cv5.score < 0.7
+
+
+# --------------------------------------------------------------------------- the result
+
+
+def test_evaluation_record(wine: Any) -> None:
+    config = {"algorithm": "knn", "params": {"n_neighbors": 3.0}}
+    result = evaluate(config, wine, protocol="cv3")
+    assert isinstance(result, Evaluation)
+    assert result.status == "ok" and result.error is None and result.task == "classification"
+    assert result.config["params"]["n_neighbors"] == 3.0
+    assert result.config["params"]["weights"] == "uniform"  # completed from the default
+    assert result.fit_seconds > 0 and result.predict_seconds > 0
+    assert result.wall_seconds >= result.fit_seconds + result.predict_seconds
+    record = json.loads(json.dumps(result.to_dict()))
+    assert record["status"] == "ok" and record["protocol"] == "cv3:s0"
+
+
+def test_invalid_requests_fail_in_the_caller(wine: Any) -> None:
+    with pytest.raises(ConfigurationError, match="Did you mean"):
+        evaluate({"algorithm": "knnn", "params": {}}, wine)
+    with pytest.raises(ConfigurationError, match="time_limit"):
+        evaluate(default_config("knn"), wine, time_limit=0)
+    with pytest.raises(ConfigurationError, match="protocol"):
+        evaluate(default_config("knn"), wine, protocol="cv1")
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+@pytest.mark.parametrize("algorithm", ["random_forest", "mlp"])
+def test_scores_are_deterministic_for_a_seed(wine: Any, algorithm: str) -> None:
+    config = default_config(algorithm)
+    first = evaluate(config, wine, protocol="cv3", random_state=0)
+    again = evaluate(config, wine, protocol="cv3", random_state=0)
+    inline = evaluate(config, wine, protocol="cv3", random_state=0, isolate=False)
+    assert first.ok and again.ok and inline.ok
+    assert first.metrics == again.metrics == inline.metrics
+
+
+def test_the_seed_matters(wine: Any) -> None:
+    config = {"algorithm": "random_forest", "params": {"n_estimators": 50,
+                                                       "max_features": 0.05}}
+    scores = {evaluate(config, wine, protocol="cv3", metrics=("log_loss",),
+                       random_state=seed).metrics["log_loss"] for seed in (0, 1)}
+    assert len(scores) == 2
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+class _Sleeper(ClassifierMixin, BaseEstimator):
+    """Never finishes fitting."""
+
+    def fit(self, X: Any, y: Any) -> _Sleeper:
+        time.sleep(3600)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.zeros(len(X))
+
+
+class _Hog(ClassifierMixin, BaseEstimator):
+    """Touches 64 MB after 64 MB, up to 1 GB: far past a 128 MB limit."""
+
+    def fit(self, X: Any, y: Any) -> _Hog:
+        chunks = [np.ones(8 * 1024 * 1024) for _ in range(16)]
+        self.classes_ = np.unique(y)
+        self.size_ = sum(c.nbytes for c in chunks)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.repeat(self.classes_[0], len(X))
+
+
+class _Raiser(ClassifierMixin, BaseEstimator):
+    def fit(self, X: Any, y: Any) -> _Raiser:
+        raise ValueError("deliberate failure 4217 while fitting")
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.zeros(len(X))
+
+
+class _Crasher(ClassifierMixin, BaseEstimator):
+    """Ends its process without a word, like a crash in native code."""
+
+    def fit(self, X: Any, y: Any) -> _Crasher:
+        os._exit(3)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.zeros(len(X))
+
+
+@pytest.fixture
+def inject(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Register a temporary classification algorithm building ``estimator_class()``."""
+
+    def register(name: str, estimator_class: type) -> dict[str, Any]:
+        template = REGISTRY[("classification", "knn")]
+        algorithm = dataclasses.replace(template, name=name, params=(), default={},
+                                        factory=lambda params, seed: estimator_class())
+        monkeypatch.setitem(REGISTRY, ("classification", name), algorithm)
+        return {"algorithm": name, "params": {}}
+
+    return register
+
+
+def _no_live_workers() -> bool:
+    return not mp.active_children()
+
+
+def test_a_hanging_fit_is_stopped_at_the_time_limit(wine: Any, inject: Any) -> None:
+    config = inject("sleeper", _Sleeper)
+    start = time.perf_counter()
+    result = evaluate(config, wine, protocol="cv3", time_limit=1.5)
+    elapsed = time.perf_counter() - start
+    assert result.status == "timeout"
+    assert "1.5" in result.error
+    assert elapsed < 1.5 + 2.0
+    assert 1.5 <= result.wall_seconds < 1.5 + 2.0
+    assert result.metrics == {} and np.isnan(result.score)
+    assert _no_live_workers()
+    # the caller is fine and keeps evaluating
+    assert evaluate(default_config("knn"), wine, protocol="cv3").ok
+
+
+def test_allocating_past_the_memory_limit_is_a_memout(wine: Any, inject: Any) -> None:
+    config = inject("hog", _Hog)
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    result = evaluate(config, wine, protocol="cv3", memory_limit=128, time_limit=60)
+    assert result.status == "memout", (result.status, result.error)
+    assert "128" in result.error
+    assert result.metrics == {}
+    # the limit applied to the worker only
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert _no_live_workers()
+    assert np.ones(64 * 1024 * 1024).sum() == 64 * 1024 * 1024  # 512 MB is fine here
+    assert evaluate(default_config("knn"), wine, protocol="cv3").ok
+
+
+def test_without_a_memory_limit_the_same_fit_succeeds(wine: Any, inject: Any) -> None:
+    # proof that the memout above comes from the limit, not from the machine
+    config = inject("hog", _Hog)
+    result = evaluate(config, wine, protocol="holdout0.25", memory_limit=None,
+                      metrics=("accuracy",))
+    assert result.ok, result.error
+
+
+def test_an_exception_is_an_error_with_its_message(wine: Any, inject: Any) -> None:
+    config = inject("raiser", _Raiser)
+    result = evaluate(config, wine, protocol="cv3")
+    assert result.status == "error"
+    assert result.error.startswith("ValueError: deliberate failure 4217 while fitting")
+    assert result.metrics == {}
+    assert _no_live_workers()
+    with pytest.raises(ValueError, match="deliberate failure 4217"):
+        evaluate(config, wine, protocol="cv3", isolate=False)
+
+
+def test_a_dying_worker_is_an_error(wine: Any, inject: Any) -> None:
+    config = inject("crasher", _Crasher)
+    result = evaluate(config, wine, protocol="cv3")
+    assert result.status == "error"
+    assert "exit code 3" in result.error
+    assert _no_live_workers()
+    assert evaluate(default_config("knn"), wine, protocol="cv3").ok
