@@ -233,9 +233,11 @@ def test_invalid_requests_fail_in_the_caller(wine: Any) -> None:
 # --------------------------------------------------------------------------- determinism
 
 
-@pytest.mark.parametrize("algorithm", ["random_forest", "mlp"])
-def test_scores_are_deterministic_for_a_seed(wine: Any, algorithm: str) -> None:
-    config = default_config(algorithm)
+@pytest.mark.parametrize("config", [
+    default_config("random_forest"),
+    {"algorithm": "mlp", "params": {"hidden_size": 16, "n_layers": 1, "batch_size": 128}},
+], ids=["random_forest", "mlp"])
+def test_scores_are_deterministic_for_a_seed(wine: Any, config: dict[str, Any]) -> None:
     first = evaluate(config, wine, protocol="cv3", random_state=0)
     again = evaluate(config, wine, protocol="cv3", random_state=0)
     inline = evaluate(config, wine, protocol="cv3", random_state=0, isolate=False)

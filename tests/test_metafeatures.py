@@ -20,7 +20,7 @@ from automl_meta.metafeatures import (
     extract_metafeatures,
     list_measures,
 )
-from automl_meta.metafeatures._registry import DEPENDENCIES, MEASURES
+from automl_meta.metafeatures._registry import DEPENDENCIES, MEASURES, ROOT_DEPENDENCIES
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 needs_data = pytest.mark.skipif(
@@ -58,6 +58,12 @@ def test_at_least_60_base_measures_in_five_groups() -> None:
         assert list_measures([group]), group
     assert set(list_measures(["general"])) <= set(names)
     assert "class_ent" in list_measures("info-theory")
+
+
+def test_every_declared_dependency_is_registered() -> None:
+    known = set(DEPENDENCIES) | set(ROOT_DEPENDENCIES)
+    for item in [*MEASURES.values(), *DEPENDENCIES.values()]:
+        assert set(item.deps) <= known, item.name
 
 
 def test_general_counts_use_the_full_data() -> None:

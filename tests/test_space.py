@@ -323,9 +323,21 @@ def test_build_passes_the_seed_and_params_to_the_estimator() -> None:
 # --------------------------------------------------------------------------- TorchMLP
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Any:
+    # small networks train faster on one thread than on contended cores
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _tiny(estimator: Any) -> Any:
     # few, larger steps keep sklearn's estimator checks fast while still learning
-    return estimator.set_params(max_epochs=10, hidden_size=32, learning_rate=1e-2)
+    return estimator.set_params(max_epochs=10, hidden_size=32, learning_rate=1e-2,
+                                batch_size=128)
 
 
 @parametrize_with_checks([_tiny(TorchMLPClassifier()), _tiny(TorchMLPRegressor())])

@@ -34,7 +34,6 @@ def warn(message: str) -> None:
     warnings.warn(message, AutoMLMetaWarning, stacklevel=level)
 
 
-
 def check_unique_columns(frame: pd.DataFrame, name: str) -> None:
     """Raise a :class:`DatasetError` naming the duplicated column names of ``frame``.
 
@@ -100,8 +99,8 @@ def prepare(
     if len(y) < MIN_ROWS:
         raise DatasetError(
             f"{name!r} has only {len(y)} usable row{'' if len(y) == 1 else 's'} (rows with a "
-            f"label); a model needs at least "
-            f"{MIN_ROWS} to learn from and to be scored. Provide more data."
+            f"label); a model needs at least {MIN_ROWS} to learn from and to be scored. "
+            "Provide more data."
         )
     if task is None:
         task = infer_task(y)

