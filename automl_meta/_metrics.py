@@ -86,6 +86,10 @@ def _one_metric(skm: Any, name: str, task: str, y_true: np.ndarray, y_pred: np.n
             return skm.roc_auc_score(y_true == classes[1], scores[:, 1])
         sub = scores[:, present]
         sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-15, None)
+        if present.sum() == 2:
+            # two of several classes in this fold: scikit-learn sees a binary target and
+            # refuses the two-column scores; one-vs-rest would give this AUC for both
+            return skm.roc_auc_score(y_true == classes[present][1], sub[:, 1])
         return skm.roc_auc_score(y_true, sub, multi_class="ovr", average="weighted",
                                  labels=classes[present])
     raise ValueError(f"unknown metric {name}")

@@ -7,6 +7,7 @@ gets an :class:`Evaluation` back (status ``ok``, ``timeout``, ``memout`` or ``er
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing as mp
 import os
@@ -225,11 +226,9 @@ def _worker(conn: Any, config: dict[str, Any], dataset: Dataset, protocol: Proto
         message = f"{type(exc).__name__}: {exc}".strip()[:2000]
         tail = traceback.format_exc(limit=-3)[-1500:]
         result = {"status": status, "error": f"{message}\n{tail}"}
-    try:
+    with contextlib.suppress(MemoryError):
         # what fitting imported lazily, so the parent can import it before the next fork
         result[_IMPORTED] = [name for name in list(sys.modules) if name not in inherited]
-    except MemoryError:
-        pass
     try:
         conn.send(result)
     finally:

@@ -1,16 +1,17 @@
 """Overhead of ``evaluate()`` against a bare scikit-learn ``cross_val_score``.
 
-Both sides do the same work: the same pipeline (``space.build``), the same folds
-(``Protocol.splits``), the same single metric (balanced accuracy) and one BLAS / OpenMP
-thread (``evaluate``'s worker limits itself with threadpoolctl, so the baseline runs inside
-``threadpoolctl.threadpool_limits(1)``). ``evaluate`` adds validation, the forked worker with
-its time and memory limits, and the pipe back. The two are timed alternately, ``--repeats``
-times each, and the script checks that they return the same score.
+Both sides do the same work: the same pipeline (``space.build``), the same folds (the
+scikit-learn splitter behind ``Protocol.splits``, checked fold by fold), the same single
+metric (balanced accuracy) and one BLAS / OpenMP thread (``evaluate``'s worker limits itself
+with threadpoolctl, so the baseline runs inside ``threadpoolctl.threadpool_limits(1)``).
+``evaluate`` adds validation, the forked worker with its time and memory limits, and the
+pipe back. Each side runs ``--repeats`` times in two alternating blocks (median reported),
+after checking that both return the same score.
 
 Run from the project root::
 
     python benchmarks/evaluation.py             # prints a table and a RESULTS.md snippet
-    python benchmarks/evaluation.py --repeats 9 --algorithms linear knn
+    python benchmarks/evaluation.py --repeats 10 --algorithms linear knn
 
 Target: a median overhead under 20 % on small data (500 to 3,000 rows).
 """
@@ -36,7 +37,18 @@ def _default_root() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pmlb"
 
 
-def _baseline(config: dict[str, Any], dataset: Any, splits: list[Any]) -> tuple[float, float]:
+def _splitter(protocol: Any, dataset: Any) -> Any:
+    """The scikit-learn splitter that yields ``protocol``'s folds of ``dataset``."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if protocol.kind != "cv":
+        raise SystemExit("the benchmark compares cross-validation protocols only")
+    stratified = dataset.task == "classification" and dataset.y.value_counts().min() >= 2
+    kind = StratifiedKFold if stratified else KFold
+    return kind(protocol.n_splits, shuffle=True, random_state=protocol.random_state)
+
+
+def _baseline(config: dict[str, Any], dataset: Any, cv: Any) -> tuple[float, float]:
     from sklearn.model_selection import cross_val_score
     from threadpoolctl import threadpool_limits
 
@@ -46,7 +58,7 @@ def _baseline(config: dict[str, Any], dataset: Any, splits: list[Any]) -> tuple[
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scores = cross_val_score(build(config, dataset, random_state=0), dataset.X, dataset.y,
-                                 cv=splits, scoring="balanced_accuracy", error_score="raise")
+                                 cv=cv, scoring="balanced_accuracy", error_score="raise")
     return time.perf_counter() - start, float(scores.mean())
 
 
@@ -74,35 +86,34 @@ def run(root: Path, datasets: tuple[str, ...], algorithms: tuple[str, ...], repe
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dataset = load_dataset(root / f"{name}.tsv.gz")
-        splits = protocol.splits(dataset)
+        cv = _splitter(protocol, dataset)
+        folds = [test.tolist() for _, test in cv.split(dataset.X, dataset.y)]
+        if folds != [test.tolist() for _, test in protocol.splits(dataset)]:
+            raise RuntimeError(f"{name}: the baseline's folds differ from evaluate()'s")
         for algorithm in algorithms:
             config = default_config(algorithm, dataset.task)
             # warm both paths once (imports, caches), untimed
-            _, base_score = _baseline(config, dataset, splits)
+            _, base_score = _baseline(config, dataset, cv)
             _, eval_score = _evaluated(config, dataset, protocol)
             if abs(base_score - eval_score) > 1e-9:
                 raise RuntimeError(f"{name}/{algorithm}: evaluate scored {eval_score} but "
                                    f"cross_val_score {base_score}; not the same work")
             base_times: list[float] = []
             eval_times: list[float] = []
-            ratios: list[float] = []
-            for repeat in range(repeats):
-                # alternate the order so drifting background load hits both sides alike
-                if repeat % 2:
-                    e, _ = _evaluated(config, dataset, protocol)
-                    b, _ = _baseline(config, dataset, splits)
-                else:
-                    b, _ = _baseline(config, dataset, splits)
-                    e, _ = _evaluated(config, dataset, protocol)
-                base_times.append(b)
-                eval_times.append(e)
-                ratios.append(e / b)
+            # blocks B E B E of repeats/2 runs: slow drifts of the background load hit
+            # both sides alike, and the medians ignore the one baseline per block that
+            # runs right after an evaluate() (the parent pays for the fork afterwards too)
+            for block in range(4):
+                for _ in range(max(1, repeats // 2)):
+                    if block % 2 == 0:
+                        base_times.append(_baseline(config, dataset, cv)[0])
+                    else:
+                        eval_times.append(_evaluated(config, dataset, protocol)[0])
+            base, evaluated = statistics.median(base_times), statistics.median(eval_times)
             row = {
                 "dataset": name, "rows": dataset.n_rows, "algorithm": algorithm,
-                "baseline_ms": 1000 * statistics.median(base_times),
-                "evaluate_ms": 1000 * statistics.median(eval_times),
-                "overhead": statistics.median(ratios) - 1.0,
-                "score": eval_score,
+                "baseline_ms": 1000 * base, "evaluate_ms": 1000 * evaluated,
+                "overhead": evaluated / base - 1.0, "score": eval_score,
             }
             rows.append(row)
             print(f"{name:>18} {dataset.n_rows:>5} {algorithm:>14}  baseline "
@@ -120,7 +131,8 @@ def markdown(rows: list[dict[str, Any]], repeats: int, protocol_key: str) -> str
         "## evaluate() overhead",
         "",
         f"`python benchmarks/evaluation.py` ({protocol_key}, balanced accuracy only, "
-        f"{repeats} alternating repeats, both sides limited to one BLAS/OpenMP thread with "
+        f"median of {2 * max(1, repeats // 2)} runs per side in alternating blocks, both sides "
+        "limited to one BLAS/OpenMP thread with "
         "threadpoolctl; Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load:.1f} at the "
         "end).",
@@ -149,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="directory of PMLB .tsv.gz files")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS))
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--protocol", default="cv5")
     args = parser.parse_args(argv)
     if not args.root.is_dir():

@@ -56,7 +56,7 @@ def _pymfe_child(path: str, rows: int | None, queue: mp.Queue) -> None:
     dataset = load_dataset(path)
     if rows is not None:
         dataset = dataset.subsample(rows, random_state=0)
-    X, y = dataset.X.to_numpy(dtype=float), dataset.y.to_numpy()  # noqa: N806
+    X, y = dataset.X.to_numpy(dtype=float), dataset.y.to_numpy()
     start = time.perf_counter()
     MFE(groups=list(GROUPS), summary=["mean", "sd"], random_state=0).fit(
         X, y, suppress_warnings=True

@@ -138,6 +138,53 @@ def test_unknown_or_foreign_metrics_are_configuration_errors(wine: Any, metrics:
         evaluate(default_config("knn"), wine, protocol="cv3", metrics=metrics)
 
 
+def test_roc_auc_when_a_fold_holds_two_of_three_classes() -> None:
+    from automl_meta._metrics import score_predictions
+
+    rng = np.random.default_rng(0)
+    classes = np.array(["a", "b", "c"])
+    y = rng.choice(["a", "b"], size=40)
+    scores = rng.dirichlet(np.ones(3), size=40)
+    got = score_predictions("classification", ("roc_auc",), y, y, scores, classes)
+    pair = scores[:, :2] / scores[:, :2].sum(axis=1, keepdims=True)
+    by_class = [skm.roc_auc_score(y == c, pair[:, i]) for i, c in enumerate(["a", "b"])]
+    weights = [(y == c).mean() for c in ("a", "b")]
+    assert 0.0 < got["roc_auc"] < 1.0
+    assert got["roc_auc"] == pytest.approx(np.average(by_class, weights=weights))
+    # with all three classes present it is scikit-learn's weighted one-vs-rest AUC
+    y3 = rng.choice(classes, size=40)
+    got3 = score_predictions("classification", ("roc_auc",), y3, y3, scores, classes)
+    assert got3["roc_auc"] == pytest.approx(skm.roc_auc_score(
+        y3, scores, multi_class="ovr", average="weighted", labels=classes))
+    # a single class present: no AUC
+    one = score_predictions("classification", ("roc_auc",), np.array(["a"] * 40),
+                            np.array(["a"] * 40), scores, classes)
+    assert np.isnan(one["roc_auc"])
+
+
+def test_class_scores_align_columns_with_every_class() -> None:
+    from automl_meta._metrics import class_scores
+
+    class TwoOfThree:
+        classes_ = np.array(["a", "c"])
+
+        def predict_proba(self, X: Any) -> np.ndarray:
+            return np.tile([0.25, 0.75], (len(X), 1))
+
+    aligned = class_scores(TwoOfThree(), np.zeros((3, 1)), np.array(["a", "b", "c"]))
+    np.testing.assert_allclose(aligned, np.tile([0.25, 0.0, 0.75], (3, 1)))
+
+    class Margin:
+        classes_ = np.array([0, 1])
+
+        def decision_function(self, X: Any) -> np.ndarray:
+            return np.array([-2.0, 0.0, 3.0])
+
+    proba = class_scores(Margin(), np.zeros((3, 1)), np.array([0, 1]))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert proba[0, 0] > 0.9 and proba[1, 1] == pytest.approx(0.5) and proba[2, 1] > 0.99
+
+
 # --------------------------------------------------------------------------- protocols
 
 

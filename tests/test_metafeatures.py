@@ -28,11 +28,11 @@ needs_data = pytest.mark.skipif(
 )
 
 
-def frame(n_rows: int = 300, task: str = "classification", seed: int = 0) -> Dataset:
-    return load_dataset(raw_frame(n_rows, task, seed), task=task)
+def make_dataset(n_rows: int = 300, task: str = "classification", seed: int = 0) -> Dataset:
+    return load_dataset(make_frame(n_rows, task, seed), task=task)
 
 
-def raw_frame(n_rows: int = 300, task: str = "classification", seed: int = 0) -> pd.DataFrame:
+def make_frame(n_rows: int = 300, task: str = "classification", seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     data = pd.DataFrame(rng.normal(size=(n_rows, 4)), columns=["a", "b", "c", "d"])
     data["colour"] = pd.Categorical(rng.choice(["red", "green", "blue"], n_rows))
@@ -67,7 +67,7 @@ def test_every_declared_dependency_is_registered() -> None:
 
 
 def test_general_counts_use_the_full_data() -> None:
-    mf = extract_metafeatures(frame(n_rows=7000), groups=["general"])
+    mf = extract_metafeatures(make_dataset(n_rows=7000), groups=["general"])
     assert mf["nr_inst"] == 7000
     assert mf["nr_attr"] == 5 and mf["nr_num"] == 4 and mf["nr_cat"] == 1
     assert mf["nr_class"] == 2 and mf["nr_bin"] == 0
@@ -77,7 +77,7 @@ def test_general_counts_use_the_full_data() -> None:
 
 
 def test_class_entropy_of_a_balanced_binary_target_is_one_bit() -> None:
-    data = raw_frame(n_rows=200)
+    data = make_frame(n_rows=200)
     data["target"] = np.tile([0, 1], 100)
     dataset = load_dataset(data, task="classification")
     mf = extract_metafeatures(dataset, groups=["info-theory", "general"])
@@ -87,7 +87,7 @@ def test_class_entropy_of_a_balanced_binary_target_is_one_bit() -> None:
 
 
 def test_summary_functions_follow_pymfe() -> None:
-    data = raw_frame(n_rows=60)
+    data = make_frame(n_rows=60)
     data["target"] = np.repeat([0, 1, 2], [10, 20, 30])
     summary = ("mean", "sd", "min", "max", "median")
     dataset = load_dataset(data, task="classification")
@@ -101,7 +101,7 @@ def test_summary_functions_follow_pymfe() -> None:
 
 
 def test_same_random_state_gives_the_same_values() -> None:
-    data = frame(n_rows=2600)  # beyond the landmarking/model row cap: subsampled
+    data = make_dataset(n_rows=2600)  # beyond the landmarking/model row cap: subsampled
     first = extract_metafeatures(data, random_state=3)
     second = extract_metafeatures(data, random_state=3)
     assert list(first) == list(second)
@@ -109,8 +109,8 @@ def test_same_random_state_gives_the_same_values() -> None:
 
 
 def test_names_do_not_depend_on_the_dataset() -> None:
-    regression = extract_metafeatures(frame(task="regression"))
-    classification = extract_metafeatures(frame(task="classification"))
+    regression = extract_metafeatures(make_dataset(task="regression"))
+    classification = extract_metafeatures(make_dataset(task="classification"))
     assert set(regression) == set(classification)
     assert math.isnan(regression["class_ent"]) and math.isnan(regression["nr_class"])
     assert math.isnan(regression["freq_class.mean"])
@@ -120,7 +120,7 @@ def test_names_do_not_depend_on_the_dataset() -> None:
 
 
 def test_result_is_a_read_only_mapping_with_timings_and_groups() -> None:
-    mf = extract_metafeatures(frame(), groups=["general", "model-based"])
+    mf = extract_metafeatures(make_dataset(), groups=["general", "model-based"])
     assert isinstance(mf, MetaFeatures)
     with pytest.raises(TypeError):
         mf["nr_inst"] = 1.0  # type: ignore[index]
@@ -139,7 +139,7 @@ def test_a_failing_measure_is_nan_with_one_warning(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setitem(MEASURES, "nr_inst", dataclasses.replace(MEASURES["nr_inst"], func=broken))
     with pytest.warns(AutoMLMetaWarning) as record:
-        mf = extract_metafeatures(frame(), groups=["general"])
+        mf = extract_metafeatures(make_dataset(), groups=["general"])
     ours = [w for w in record if issubclass(w.category, AutoMLMetaWarning)]
     assert len(ours) == 1 and "nr_inst" in str(ours[0].message)
     assert math.isnan(mf["nr_inst"])
@@ -153,7 +153,7 @@ def test_a_failing_dependency_is_reported_once(monkeypatch: pytest.MonkeyPatch) 
     broken_tree = dataclasses.replace(DEPENDENCIES["tree"], func=broken)
     monkeypatch.setitem(DEPENDENCIES, "tree", broken_tree)
     with pytest.warns(AutoMLMetaWarning) as record:
-        mf = extract_metafeatures(frame(), groups=["model-based"])
+        mf = extract_metafeatures(make_dataset(), groups=["model-based"])
     ours = [w for w in record if issubclass(w.category, AutoMLMetaWarning)]
     assert len(ours) == 1 and "tree" in str(ours[0].message)
     assert all(math.isnan(value) for value in mf.values())
@@ -162,23 +162,23 @@ def test_a_failing_dependency_is_reported_once(monkeypatch: pytest.MonkeyPatch) 
 def test_not_applicable_measures_do_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", AutoMLMetaWarning)
-        mf = extract_metafeatures(frame(task="regression"))
+        mf = extract_metafeatures(make_dataset(task="regression"))
     assert math.isnan(mf["class_ent"])
 
 
 def test_unknown_group_or_summary_raises() -> None:
     with pytest.raises(ConfigurationError, match="landmarking"):
-        extract_metafeatures(frame(), groups=["landmarks"])
+        extract_metafeatures(make_dataset(), groups=["landmarks"])
     with pytest.raises(ConfigurationError, match="general"):
         list_measures(["nope"])
     with pytest.raises(ConfigurationError, match="mean"):
-        extract_metafeatures(frame(), summary=("average",))
+        extract_metafeatures(make_dataset(), summary=("average",))
     with pytest.raises(ConfigurationError):
-        extract_metafeatures(frame(), random_state="seed")  # type: ignore[arg-type]
+        extract_metafeatures(make_dataset(), random_state="seed")  # type: ignore[arg-type]
 
 
 def test_constant_and_binary_columns() -> None:
-    data = raw_frame(n_rows=100)
+    data = make_frame(n_rows=100)
     data["flag"] = np.tile([3.0, 7.0], 50)
     data["const"] = 1.0
     dataset = load_dataset(data, task="classification")
@@ -198,7 +198,7 @@ def test_raw_arff_with_categoricals_and_missing_values(name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", AutoMLMetaWarning)
         mf = extract_metafeatures(dataset)
-    assert set(mf) == set(extract_metafeatures(frame(), groups="all"))
+    assert set(mf) == set(extract_metafeatures(make_dataset(), groups="all"))
     assert mf["nr_inst"] == dataset.n_rows
     assert mf["nr_cat"] == len(dataset.categorical) > 0
     assert mf["nr_missing"] == int(dataset.X.isna().to_numpy().sum())

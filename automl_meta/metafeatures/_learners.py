@@ -13,7 +13,7 @@ LDA_TOL = 1.0e-4  # scikit-learn's default rank tolerance of the svd solver
 NB_VAR_SMOOTHING = 1.0e-9  # scikit-learn's default
 
 
-def lda_predict(X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> np.ndarray:  # noqa: N803
+def lda_predict(X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> np.ndarray:
     """Fit LDA (scikit-learn's svd solver, class priors from ``y``) and predict ``X_test``.
 
     The singular values and vectors of the within-class scaled data come from the
@@ -52,7 +52,7 @@ def lda_predict(X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> np.ndarray:
 
 
 def nearest_neighbour_predict(
-    X: np.ndarray, y: np.ndarray, X_test: np.ndarray, squares: np.ndarray  # noqa: N803
+    X: np.ndarray, y: np.ndarray, X_test: np.ndarray, squares: np.ndarray
 ) -> np.ndarray:
     """1-NN (euclidean) prediction; ties go to the first training row.
 
@@ -77,7 +77,7 @@ def nearest_neighbour_1d_predict(
     return y[order[position]]
 
 
-def gaussian_nb_predict(X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> np.ndarray:  # noqa: N803
+def gaussian_nb_predict(X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> np.ndarray:
     """Gaussian naive Bayes as scikit-learn's ``GaussianNB()`` (var_smoothing 1e-9)."""
     classes, codes = np.unique(y, return_inverse=True)
     counts = np.bincount(codes)

@@ -156,12 +156,12 @@ def cat_codes(sample: Dataset) -> np.ndarray:
 
 
 @dependency
-def N(num_block: np.ndarray, cat_codes: np.ndarray) -> np.ndarray:  # noqa: N802
+def N(num_block: np.ndarray, cat_codes: np.ndarray) -> np.ndarray:
     return numeric_matrix(num_block, cat_codes)
 
 
 @dependency
-def C(num_block: np.ndarray, cat_codes: np.ndarray) -> np.ndarray:  # noqa: N802
+def C(num_block: np.ndarray, cat_codes: np.ndarray) -> np.ndarray:
     bins = int(num_block.shape[0] ** (1 / 3))  # pymfe's expression, rounding included
     return np.hstack([cat_codes, equal_frequency_codes(num_block, bins)])
 
@@ -184,8 +184,8 @@ def class_index(y: np.ndarray) -> list[np.ndarray]:
 
 
 @dependency
-def model_N(  # noqa: N802
-    model_sample: Dataset, sample: Dataset, N: np.ndarray  # noqa: N803
+def model_N(
+    model_sample: Dataset, sample: Dataset, N: np.ndarray
 ) -> np.ndarray:
     if model_sample is sample:
         return N

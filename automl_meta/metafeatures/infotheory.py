@@ -44,7 +44,7 @@ def _conc(table: np.ndarray) -> float:
 
 
 @dependency
-def joint_counts(C: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+def joint_counts(C: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per attribute, the attribute-level x class table, padded: (attrs, levels, classes).
 
     Also returns the mask of real (observed) levels of each attribute.
@@ -136,7 +136,7 @@ def class_conc(joint_counts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
 
 
 @measure("info-theory", multi=True)
-def attr_conc(C: np.ndarray, random_state: int) -> np.ndarray:  # noqa: N803
+def attr_conc(C: np.ndarray, random_state: int) -> np.ndarray:
     """Concentration coefficient of each ordered pair of (at most 12 random) attributes."""
     columns = np.arange(C.shape[1])
     if columns.size > MAX_CONC_ATTRS:

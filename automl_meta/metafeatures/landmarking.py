@@ -37,7 +37,7 @@ Predict = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dependency
-def folds(model_N: np.ndarray, model_y: np.ndarray) -> Folds:  # noqa: N803
+def folds(model_N: np.ndarray, model_y: np.ndarray) -> Folds:
     """Stratified, unshuffled folds as pymfe makes them."""
     n_splits = int(min(N_FOLDS, np.bincount(model_y).max()))
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=False)
@@ -50,7 +50,7 @@ def importance_rank(tree: DecisionTreeClassifier) -> np.ndarray:
     return np.argsort(tree.feature_importances_)
 
 
-def _cv_accuracy(predict: Predict, X: np.ndarray, y: np.ndarray, folds: Folds) -> np.ndarray:  # noqa: N803
+def _cv_accuracy(predict: Predict, X: np.ndarray, y: np.ndarray, folds: Folds) -> np.ndarray:
     """Accuracy of ``predict(X_train, y_train, X_test)`` on each fold."""
     scores = np.empty(len(folds))
     for index, (train, test) in enumerate(folds):
@@ -61,7 +61,7 @@ def _cv_accuracy(predict: Predict, X: np.ndarray, y: np.ndarray, folds: Folds) -
 def _stump(random_state: int) -> Predict:
     """scikit-learn's depth-1 tree, as pymfe's (its tie-breaking between attributes too)."""
 
-    def predict(X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> np.ndarray:  # noqa: N803
+    def predict(X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> np.ndarray:
         model = DecisionTreeClassifier(max_depth=1, random_state=random_state)
         return model.fit(X, y).predict(X_test)
 
@@ -69,7 +69,7 @@ def _stump(random_state: int) -> Predict:
 
 
 @measure("landmarking", multi=True)
-def one_nn(model_N: np.ndarray, model_y: np.ndarray, folds: Folds) -> np.ndarray:  # noqa: N803
+def one_nn(model_N: np.ndarray, model_y: np.ndarray, folds: Folds) -> np.ndarray:
     """Accuracy of the 1-nearest-neighbour classifier."""
     # centring leaves distances unchanged and keeps |a|^2 - 2ab + |b|^2 from cancelling
     centred = model_N - model_N.mean(axis=0)
@@ -85,7 +85,7 @@ def one_nn(model_N: np.ndarray, model_y: np.ndarray, folds: Folds) -> np.ndarray
 
 @measure("landmarking", multi=True)
 def elite_nn(
-    model_N: np.ndarray,  # noqa: N803
+    model_N: np.ndarray,
     model_y: np.ndarray,
     folds: Folds,
     importance_rank: np.ndarray,
@@ -96,14 +96,14 @@ def elite_nn(
 
 
 @measure("landmarking", multi=True)
-def naive_bayes(model_N: np.ndarray, model_y: np.ndarray, folds: Folds) -> np.ndarray:  # noqa: N803
+def naive_bayes(model_N: np.ndarray, model_y: np.ndarray, folds: Folds) -> np.ndarray:
     """Accuracy of Gaussian naive Bayes."""
     return _cv_accuracy(gaussian_nb_predict, model_N, model_y, folds)
 
 
 @measure("landmarking", multi=True)
 def linear_discr(
-    model_N: np.ndarray, model_y: np.ndarray, folds: Folds, random_state: int  # noqa: N803
+    model_N: np.ndarray, model_y: np.ndarray, folds: Folds, random_state: int
 ) -> np.ndarray:
     """Accuracy of linear discriminant analysis (on at most MAX_FEATURES attributes)."""
     return _cv_accuracy(lda_predict, cap_columns(model_N, random_state), model_y, folds)
@@ -111,7 +111,7 @@ def linear_discr(
 
 @measure("landmarking", multi=True)
 def best_node(
-    model_N: np.ndarray, model_y: np.ndarray, folds: Folds, random_state: int  # noqa: N803
+    model_N: np.ndarray, model_y: np.ndarray, folds: Folds, random_state: int
 ) -> np.ndarray:
     """Accuracy of a decision stump choosing among all attributes."""
     return _cv_accuracy(_stump(random_state), model_N, model_y, folds)
@@ -119,7 +119,7 @@ def best_node(
 
 @measure("landmarking", multi=True)
 def random_node(
-    model_N: np.ndarray, model_y: np.ndarray, folds: Folds, random_state: int  # noqa: N803
+    model_N: np.ndarray, model_y: np.ndarray, folds: Folds, random_state: int
 ) -> np.ndarray:
     """Accuracy of a decision stump on one random attribute."""
     # the same draw as pymfe's np.random.seed(random_state); np.random.randint(...)
@@ -129,7 +129,7 @@ def random_node(
 
 @measure("landmarking", multi=True)
 def worst_node(
-    model_N: np.ndarray,  # noqa: N803
+    model_N: np.ndarray,
     model_y: np.ndarray,
     folds: Folds,
     importance_rank: np.ndarray,

@@ -37,7 +37,7 @@ class TreeInfo:
 
 
 @dependency
-def tree(model_N: np.ndarray, model_y: np.ndarray, random_state: int) -> DecisionTreeClassifier:  # noqa: N803
+def tree(model_N: np.ndarray, model_y: np.ndarray, random_state: int) -> DecisionTreeClassifier:
     return DecisionTreeClassifier(random_state=random_state).fit(model_N, model_y)
 
 

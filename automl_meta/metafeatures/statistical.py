@@ -48,23 +48,23 @@ def _quantile_sorted(sorted_values: np.ndarray, q: float) -> np.ndarray:
 
 
 @dependency
-def N_sorted(N: np.ndarray) -> np.ndarray:  # noqa: N802, N803
+def N_sorted(N: np.ndarray) -> np.ndarray:
     return np.sort(N, axis=0)
 
 
 @dependency
-def moments(N: np.ndarray) -> tuple[np.ndarray, ...]:  # noqa: N803
+def moments(N: np.ndarray) -> tuple[np.ndarray, ...]:
     return central_moments(N, axis=0)
 
 
 @dependency
-def N_capped(N: np.ndarray, random_state: int) -> np.ndarray:  # noqa: N802, N803
+def N_capped(N: np.ndarray, random_state: int) -> np.ndarray:
     """``N`` with at most MAX_FEATURES columns, for the quadratic/cubic measures."""
     return cap_columns(N, random_state)
 
 
 @dependency
-def cov_mat(N_capped: np.ndarray) -> np.ndarray:  # noqa: N803
+def cov_mat(N_capped: np.ndarray) -> np.ndarray:
     return np.atleast_2d(np.cov(N_capped, rowvar=False, ddof=1))
 
 
@@ -90,7 +90,7 @@ def _whitener(cov: np.ndarray) -> np.ndarray:
 
 
 @dependency
-def can_cors(N_capped: np.ndarray, y: np.ndarray, cov_mat: np.ndarray) -> np.ndarray:  # noqa: N803
+def can_cors(N_capped: np.ndarray, y: np.ndarray, cov_mat: np.ndarray) -> np.ndarray:
     """Canonical correlations between ``N`` and the one-hot target, largest first."""
     onehot = (y[:, None] == np.arange(int(y.max()) + 1)[None, :]).astype(float)
     if onehot.shape[1] < 2 or N_capped.shape[1] == 0:
@@ -116,56 +116,56 @@ def mean(moments: tuple[np.ndarray, ...]) -> np.ndarray:
 
 
 @measure("statistical", multi=True)
-def sd(N: np.ndarray) -> np.ndarray:  # noqa: N803
+def sd(N: np.ndarray) -> np.ndarray:
     return N.std(axis=0, ddof=1)
 
 
 @measure("statistical", multi=True)
-def var(N: np.ndarray) -> np.ndarray:  # noqa: N803
+def var(N: np.ndarray) -> np.ndarray:
     return N.var(axis=0, ddof=1)
 
 
 @measure("statistical", multi=True, name="min")
-def min_(N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def min_(N_sorted: np.ndarray) -> np.ndarray:
     return N_sorted[0]
 
 
 @measure("statistical", multi=True, name="max")
-def max_(N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def max_(N_sorted: np.ndarray) -> np.ndarray:
     return N_sorted[-1]
 
 
 @measure("statistical", multi=True, name="range")
-def range_(N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def range_(N_sorted: np.ndarray) -> np.ndarray:
     return N_sorted[-1] - N_sorted[0]
 
 
 @measure("statistical", multi=True)
-def median(N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def median(N_sorted: np.ndarray) -> np.ndarray:
     return _quantile_sorted(N_sorted, 0.5)
 
 
 @measure("statistical", multi=True)
-def iq_range(N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def iq_range(N_sorted: np.ndarray) -> np.ndarray:
     return _quantile_sorted(N_sorted, 0.75) - _quantile_sorted(N_sorted, 0.25)
 
 
 @measure("statistical", multi=True)
-def t_mean(N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def t_mean(N_sorted: np.ndarray) -> np.ndarray:
     """Mean without the lowest and highest 20% of each column."""
     cut = int(TRIM * N_sorted.shape[0])
     return N_sorted[cut : N_sorted.shape[0] - cut].mean(axis=0)
 
 
 @measure("statistical", multi=True)
-def mad(N: np.ndarray, N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def mad(N: np.ndarray, N_sorted: np.ndarray) -> np.ndarray:
     """Median absolute deviation, scaled to estimate the sd of a normal (x 1.4826)."""
     deviations = np.abs(N - _quantile_sorted(N_sorted, 0.5))
     return np.median(deviations, axis=0) / (1.0 / MAD_FACTOR)
 
 
 @measure("statistical")
-def nr_outliers(N_sorted: np.ndarray) -> int:  # noqa: N803
+def nr_outliers(N_sorted: np.ndarray) -> int:
     """Attributes with a value beyond the 1.5 IQR whiskers of a box plot."""
     q1, q3 = _quantile_sorted(N_sorted, 0.25), _quantile_sorted(N_sorted, 0.75)
     whisker = OUTLIER_WHISKER * (q3 - q1)
@@ -173,17 +173,17 @@ def nr_outliers(N_sorted: np.ndarray) -> int:  # noqa: N803
 
 
 @measure("statistical", multi=True)
-def skewness(N: np.ndarray, moments: tuple[np.ndarray, ...]) -> np.ndarray:  # noqa: N803
+def skewness(N: np.ndarray, moments: tuple[np.ndarray, ...]) -> np.ndarray:
     return skewness_from_moments(N.shape[0], moments)
 
 
 @measure("statistical", multi=True)
-def kurtosis(N: np.ndarray, moments: tuple[np.ndarray, ...]) -> np.ndarray:  # noqa: N803
+def kurtosis(N: np.ndarray, moments: tuple[np.ndarray, ...]) -> np.ndarray:
     return kurtosis_from_moments(N.shape[0], moments)
 
 
 @measure("statistical", multi=True)
-def g_mean(N: np.ndarray, N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def g_mean(N: np.ndarray, N_sorted: np.ndarray) -> np.ndarray:
     """Geometric mean; 0 for columns with a 0 minimum, NaN with negative values."""
     low = N_sorted[0]
     invalid = low < 0.0
@@ -195,7 +195,7 @@ def g_mean(N: np.ndarray, N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
 
 
 @measure("statistical", multi=True)
-def h_mean(N: np.ndarray, N_sorted: np.ndarray) -> np.ndarray:  # noqa: N803
+def h_mean(N: np.ndarray, N_sorted: np.ndarray) -> np.ndarray:
     """Harmonic mean; NaN for columns with negative values."""
     result = 1.0 / np.mean(1.0 / N, axis=0)
     return np.where(N_sorted[0] < 0, np.nan, result)
@@ -211,7 +211,7 @@ def sparsity(num_block: np.ndarray, cat_codes: np.ndarray) -> np.ndarray:
 
 
 @measure("statistical")
-def nr_norm(N: np.ndarray) -> float:  # noqa: N803
+def nr_norm(N: np.ndarray) -> float:
     """Attributes a Shapiro-Wilk test does not reject as normal (at 5%)."""
     p_values = [scipy.stats.shapiro(column)[1] for column in N.T]
     return float(np.sum(np.asarray(p_values) > NORMALITY_ALPHA))
@@ -245,7 +245,7 @@ def eigenvalues(cov_mat: np.ndarray) -> np.ndarray:
 
 
 @measure("statistical")
-def gravity(N: np.ndarray, class_freqs: np.ndarray, class_index: list) -> float:  # noqa: N803
+def gravity(N: np.ndarray, class_freqs: np.ndarray, class_index: list) -> float:
     """Distance between the centres of the majority and the minority class."""
     if class_freqs.size < 2:
         raise NotApplicable("a single class")
@@ -300,7 +300,7 @@ def roy_root(can_cor_eigvals: np.ndarray) -> float:
 
 
 @measure("statistical")
-def sd_ratio(N_capped: np.ndarray, class_freqs: np.ndarray, class_index: list) -> float:  # noqa: N803
+def sd_ratio(N_capped: np.ndarray, class_freqs: np.ndarray, class_index: list) -> float:
     """Homogeneity of the class covariance matrices (Box's M, as a ratio)."""
     n_rows, n_attr = N_capped.shape
     n_classes = class_freqs.size

@@ -1,0 +1,395 @@
+"""``NeuralLearner``: the optimisation-based meta-learner (FSBO-style deep-kernel GP).
+
+Importing this module does not import torch (so ``import automl_meta`` stays light and the
+learner can sit in the strategy registry); torch is imported when a learner is fitted, loaded
+onto a device or asked for advice.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from automl_meta.errors import ArtifactError, ConfigurationError
+from automl_meta.metalearners._base import (
+    MetaLearner,
+    Recommendation,
+    check_k,
+    metafeature_frame,
+)
+from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
+from automl_meta.metalearners._knowledge import MetaKnowledge
+
+if TYPE_CHECKING:
+    import torch
+
+    from automl_meta.metalearners.neural.model import SurrogateNet
+
+Observation = tuple[dict[str, Any], float | None]
+_NET_KEYS = ("hidden", "depth", "embedding")
+_TRAIN_KEYS = ("steps", "batch_size", "max_support", "n_query", "learning_rate",
+               "weight_decay", "time_budget")
+
+
+class NeuralLearner(MetaLearner):
+    """A surrogate meta-trained across past datasets and fine-tuned on the new one.
+
+    Per task, an MLP over ``[scaled meta-features ; configuration encoding]`` gives a
+    zero-shot mean and an embedding for a GP kernel (see ``neural.model``). It is
+    meta-trained on episodes of past searches (``neural.train``); on a new dataset,
+    :meth:`recommend` ranks the candidate pool by the zero-shot mean and :meth:`propose`
+    fine-tunes a copy on the trials observed so far and picks by expected improvement.
+
+    The candidate pool is the meta-db's configurations of the task plus
+    ``extra_candidates`` sampled from the space.
+
+    Args:
+        hidden, depth, embedding: width and number of hidden layers, embedding size.
+        steps, batch_size: meta-training steps per task and episodes per step.
+        max_support, n_query: largest support set and query size of an episode.
+        learning_rate, weight_decay: AdamW settings of meta-training.
+        time_budget: optional cap in seconds on the whole meta-training (split over tasks).
+        finetune_steps, finetune_lr: Adam steps and rate of the per-dataset fine-tuning.
+        xi: expected-improvement margin (larger explores more).
+        extra_candidates: configurations sampled from the space into the candidate pool.
+        device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
+        random_state: seed of initialisation, episodes and pool (reproducible on CPU).
+        progress: rich progress bar while meta-training (``None``: when on a terminal).
+
+    Example:
+        >>> learner = NeuralLearner(steps=500).fit(knowledge)  # doctest: +SKIP
+        >>> learner.propose(metafeatures, "classification", observed=[(config, 0.81)])  # doctest: +SKIP
+    """
+
+    name = "neural"
+
+    def __init__(self, hidden: int = 64, depth: int = 2, embedding: int = 16,
+                 steps: int = 2000, batch_size: int = 16, max_support: int = 32,
+                 n_query: int = 32, learning_rate: float = 2e-3, weight_decay: float = 1e-4,
+                 time_budget: float | None = None, finetune_steps: int = 10,
+                 finetune_lr: float = 1e-3, xi: float = 0.0, extra_candidates: int = 300,
+                 device: str = "auto", random_state: int = 0,
+                 progress: bool | None = None) -> None:
+        self.hidden = hidden
+        self.depth = depth
+        self.embedding = embedding
+        self.steps = steps
+        self.batch_size = batch_size
+        self.max_support = max_support
+        self.n_query = n_query
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.time_budget = time_budget
+        self.finetune_steps = finetune_steps
+        self.finetune_lr = finetune_lr
+        self.xi = xi
+        self.extra_candidates = extra_candidates
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self._arrays: dict[str, np.ndarray] = {}
+        self._runtime: dict[str, dict[str, Any]] = {}
+
+    # -- fitting ------------------------------------------------------------------------
+
+    def fit(self, knowledge: MetaKnowledge) -> NeuralLearner:
+        """Meta-train one surrogate per task of ``knowledge``; returns ``self``."""
+        import torch
+
+        from automl_meta.metalearners.neural.model import SurrogateNet
+        from automl_meta.metalearners.neural.train import TaskTensors, TrainSettings, meta_train
+        from automl_meta.space.torch_mlp import resolve_device
+
+        self._check_params()
+        device = resolve_device(self.device)
+        tasks = [t for t, m in knowledge.matrices.items() if m.datasets]
+        settings = TrainSettings(**{key: getattr(self, key) for key in _TRAIN_KEYS})
+        if self.time_budget is not None and tasks:
+            settings.time_budget = self.time_budget / len(tasks)
+        self.tasks, self._arrays, self._runtime = {}, {}, {}
+        for offset, task in enumerate(tasks):
+            matrix = knowledge.matrices[task]
+            frame = knowledge.metafeatures.loc[matrix.datasets]
+            scaler = FeatureScaler().fit(frame)
+            configs = [knowledge.config(c) for c in matrix.configs]
+            data = TaskTensors.build(scaler.transform(frame), encode_configs(configs, task),
+                                     matrix.normalised, device)
+            if data.n_datasets == 0:
+                continue
+            n_inputs = len(scaler.columns) + data.configs.shape[1]
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.random_state + offset)
+                net = SurrogateNet(n_inputs, self.hidden, self.depth, self.embedding)
+            net.to(device)
+            report = meta_train(net, data, settings, seed=self.random_state + offset,
+                                progress=self.progress, description=f"neural ({task})")
+            extra = self._extra_candidates(task, configs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # never-evaluated columns
+                history = np.nanmean(matrix.normalised, axis=0)
+            self.tasks[task] = {
+                "scaler": scaler.to_json(),
+                "n_inputs": n_inputs,
+                "n_datasets": data.n_datasets,
+                "candidates": configs + extra,
+                "history": [float(x) if np.isfinite(x) else None for x in history]
+                + [None] * len(extra),
+                "training": {"steps": report.steps, "seconds": round(report.seconds, 3),
+                             "device": device.type,
+                             "final_loss": report.losses[-1] if report.losses else None},
+            }
+            self._runtime[task] = {"net": net, "device": device}
+        return self
+
+    def _check_params(self) -> None:
+        for key in ("hidden", "depth", "embedding", "steps", "batch_size", "n_query"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(f"{key}={value!r} must be a positive integer.")
+        if self.max_support < 0 or self.finetune_steps < 0 or self.extra_candidates < 0:
+            raise ConfigurationError(
+                f"max_support={self.max_support!r}, finetune_steps={self.finetune_steps!r} "
+                f"and extra_candidates={self.extra_candidates!r} must be >= 0.")
+        if not isinstance(self.device, str):
+            raise ConfigurationError(f"device={self.device!r} must be 'auto', 'cpu' or 'cuda'.")
+
+    def _extra_candidates(self, task: str, known: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from automl_meta.space import algorithms, config_hash, sample_configs
+
+        per_algorithm = -(-self.extra_candidates // len(algorithms(task)))
+        if per_algorithm <= 0:
+            return []
+        seen = {config_hash(c) for c in known}
+        return [c for c in sample_configs(task, per_algorithm, seed=self.random_state + 7919,
+                                          include_defaults=False)
+                if config_hash(c) not in seen]
+
+    # -- the fitted surrogate on a device -------------------------------------------------
+
+    def _task_runtime(self, task: str) -> dict[str, Any]:
+        """The task's network (rebuilt from the saved arrays on first use) and cached pool."""
+        import torch
+
+        from automl_meta.metalearners.neural.model import SurrogateNet
+        from automl_meta.space import config_hash
+        from automl_meta.space.torch_mlp import resolve_device
+
+        runtime = self._runtime.setdefault(task, {})
+        if "net" not in runtime:
+            device = resolve_device(self.device)
+            info = self.tasks[task]
+            net = SurrogateNet(info["n_inputs"], self.hidden, self.depth, self.embedding)
+            prefix = f"{task}."
+            state = {k[len(prefix):]: torch.from_numpy(np.array(v))
+                     for k, v in self._arrays.items() if k.startswith(prefix)}
+            try:
+                net.load_state_dict(state)
+            except RuntimeError as exc:
+                raise ArtifactError(f"The saved neural learner's {task} weights do not match "
+                                    f"its configuration: {exc}") from exc
+            runtime.update(net=net.to(device).eval(), device=device)
+        if "pool" not in runtime:
+            info = self.tasks[task]
+            encoded = encode_configs(info["candidates"], task)
+            runtime["pool"] = torch.as_tensor(encoded, device=runtime["device"])
+            runtime["pool_hashes"] = [config_hash(c) for c in info["candidates"]]
+        return runtime
+
+    def _inputs(self, task: str, metafeatures: Mapping[str, float] | pd.Series,
+                encoded: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        runtime = self._task_runtime(task)
+        scaler = FeatureScaler.from_json(self.tasks[task]["scaler"])
+        query = scaler.transform(metafeature_frame(metafeatures)).astype(np.float32)
+        features = torch.as_tensor(query, device=runtime["device"])
+        return torch.cat([features.expand(encoded.shape[0], -1), encoded], dim=1)
+
+    def _encode(self, task: str, configs: Sequence[dict[str, Any]]) -> torch.Tensor:
+        import torch
+
+        device = self._task_runtime(task)["device"]
+        return torch.as_tensor(encode_configs(list(configs), task), device=device)
+
+    def _check_fitted(self) -> None:
+        if not self.tasks:
+            raise ConfigurationError("This NeuralLearner is not fitted; call fit(knowledge) "
+                                     "or NeuralLearner.load(path) first.")
+
+    # -- advice ---------------------------------------------------------------------------
+
+    def predict(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                configs: Sequence[dict[str, Any]],
+                observed: Sequence[Observation] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted score and its standard deviation for each configuration.
+
+        Without observations the mean is the zero-shot normalised score (1 = the best known
+        configuration of the dataset); with observations it is the posterior after
+        fine-tuning, on the scale of the observed scores normalised within themselves
+        (1 = the best observed so far).
+        """
+        from automl_meta.metalearners.neural.adapt import predict
+
+        self._check_fitted()
+        if task not in self.tasks:
+            raise ConfigurationError(f"The neural learner knows no {task} datasets.")
+        net, obs_inputs, obs_scores = self._adapted(metafeatures, task, observed)
+        inputs = self._inputs(task, metafeatures, self._encode(task, configs))
+        if obs_inputs is None:
+            return self._zero_shot(net, inputs)
+        mu, sd = predict(net, obs_inputs, obs_scores, inputs)
+        return mu.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
+
+    def _zero_shot(self, net: SurrogateNet, inputs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        from automl_meta.metalearners.neural.model import prior_variance
+
+        with torch.no_grad():
+            mean, _ = net(inputs)
+            sd = (prior_variance(net, mean) + net.hyper()["noise"]).sqrt()
+        return mean.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
+
+    def _adapted(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                 observed: Sequence[Observation]) -> tuple[Any, Any, Any]:
+        """The network fine-tuned on ``observed`` with the observations' inputs and scores
+        (``None`` twice without observations)."""
+        import torch
+
+        from automl_meta.metalearners.neural.adapt import fine_tune, normalise_observed
+
+        net = self._task_runtime(task)["net"]
+        if not observed:
+            return net, None, None
+        configs = [config for config, _ in observed]
+        inputs = self._inputs(task, metafeatures, self._encode(task, configs))
+        raw = [_as_score(score) for _, score in observed]
+        scores = normalise_observed(torch.tensor(raw, dtype=torch.float32,
+                                                 device=inputs.device))
+        return fine_tune(net, inputs, scores, self.finetune_steps, self.finetune_lr), inputs, \
+            scores
+
+    def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                  k: int = 10) -> list[Recommendation]:
+        """The ``k`` candidates with the best zero-shot predicted score."""
+        return self.propose(metafeatures, task, (), k)
+
+    def propose(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                observed: Sequence[Observation] = (), k: int = 1,
+                candidates: Sequence[dict[str, Any]] | None = None) -> list[Recommendation]:
+        """The next ``k`` configurations to try on a dataset, given its trials so far.
+
+        Args:
+            metafeatures: the dataset's meta-features.
+            task: ``"classification"`` or ``"regression"``.
+            observed: ``(configuration, score)`` of the trials so far, raw or normalised
+                (higher is better; ``None``/NaN for a failed trial). Scores are normalised
+                within this set, so any affine scale works.
+            k: how many configurations (a batch is spread by a kriging believer).
+            candidates: the configurations to choose from (default: the learner's pool).
+
+        An observed configuration is never proposed again. Without observations the
+        candidates are ranked by predicted score, as :meth:`recommend` does.
+        """
+        from automl_meta.metalearners.neural.adapt import propose_indices
+        from automl_meta.space import config_hash
+
+        k = check_k(k)
+        self._check_fitted()
+        if task not in self.tasks:
+            return []
+        info = self.tasks[task]
+        runtime = self._task_runtime(task)
+        if candidates is None:
+            pool, encoded, hashes = info["candidates"], runtime["pool"], runtime["pool_hashes"]
+            history: list[float | None] = info["history"]
+        else:
+            pool, hashes = list(candidates), [config_hash(c) for c in candidates]
+            encoded, history = self._encode(task, pool), [None] * len(pool)
+        seen = {config_hash(config) for config, _ in observed}
+        free, unique = [], set()
+        for index, key in enumerate(hashes):
+            if key not in seen and key not in unique:
+                unique.add(key)
+                free.append(index)
+        if not free:
+            return []
+        inputs = self._inputs(task, metafeatures, encoded[free])
+        net, obs_inputs, obs_scores = self._adapted(metafeatures, task, observed)
+        if obs_inputs is None:
+            mean, sd = self._zero_shot(net, inputs)
+            order = np.argsort(-mean, kind="stable")[:k]
+            picks = [(int(i), float(mean[i]), float(sd[i]), None) for i in order]
+        else:
+            picks = propose_indices(net, obs_inputs, obs_scores, inputs, k, self.xi)
+        out = []
+        for rank, (position, mu, sd_, ei) in enumerate(picks, start=1):
+            index = free[position]
+            config = pool[index]
+            out.append(Recommendation(
+                config["algorithm"], dict(config.get("params", {})), mu, self.name,
+                _why(mu, sd_, ei, len(observed), info["n_datasets"], task, history[index]),
+                rank=rank, details={"std": sd_, "expected_improvement": ei,
+                                    "observed": len(observed)}))
+        return out
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def _params(self) -> dict[str, Any]:
+        keys = (*_NET_KEYS, *_TRAIN_KEYS, "finetune_steps", "finetune_lr", "xi",
+                "extra_candidates", "device", "random_state")
+        return {key: getattr(self, key) for key in keys}
+
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        arrays = dict(self._arrays)
+        for task, runtime in self._runtime.items():
+            if "net" in runtime:
+                for key, value in runtime["net"].state_dict().items():
+                    arrays[f"{task}.{key}"] = value.detach().cpu().numpy().astype(np.float32)
+        return {"params": self._params(), "tasks": self.tasks}, arrays
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
+        learner = cls(**state["params"])
+        learner.tasks = state["tasks"]
+        learner._arrays = dict(arrays)
+        return learner
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> NeuralLearner:  # type: ignore[override]
+        """Load a learner saved by :meth:`save` (JSON + safetensors), optionally onto another
+        ``device`` than the one it was saved with."""
+        learner = MetaLearner.load(path)
+        if not isinstance(learner, NeuralLearner):
+            raise ArtifactError(f"{path} holds a {learner.name!r} learner, not a neural one.")
+        if device is not None:
+            learner.device = device
+        return learner
+
+
+def _as_score(score: Any) -> float:
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+def _why(mu: float, sd: float, ei: float | None, n_observed: int, n_datasets: int, task: str,
+         history: float | None) -> str:
+    if ei is None:
+        past = (f"; it averaged {history:.3f} over the past datasets" if history is not None
+                else "; a configuration sampled from the space")
+        return (f"neural meta-learner (meta-trained on {n_datasets} past {task} datasets) "
+                f"predicts {mu:.3f} of the best known score for a dataset with these "
+                f"meta-features{past}")
+    return (f"after fine-tuning on {n_observed} observed trials, the neural meta-learner "
+            f"predicts {mu:.3f} ± {sd:.3f} relative to the best trial so far (= 1); "
+            f"expected improvement {ei:.4f}")

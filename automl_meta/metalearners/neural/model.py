@@ -1,0 +1,158 @@
+"""The surrogate: a deep-kernel Gaussian process over (meta-features, configuration).
+
+An MLP trunk reads ``[scaled meta-features ; configuration encoding]`` and has two heads:
+
+- a *mean* head ``m(x)``, the zero-shot guess of the configuration's normalised score on a
+  dataset with those meta-features (what :meth:`NeuralLearner.recommend` ranks by);
+- an *embedding* head ``phi(x)``, on which an RBF kernel says how alike two configurations
+  behave on that dataset.
+
+Given observations on a dataset, the prediction is the GP posterior with prior mean
+``a0 * m(x) + b0`` and kernel ``s2 * rbf(phi, phi') + va * m m' + vb`` (+ noise). The
+``va m m' + vb`` terms are a Gaussian prior over an unknown slope and offset between ``m`` and
+the observed scores, integrated out: observed scores are normalised only within the observed
+set (the best *known* score on a new dataset is unknown), so their scale differs from ``m``'s
+and the posterior must not care. All GP algebra runs in float32, batched over episodes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+JITTER = 1e-4
+MIN_NOISE = 1e-4
+QUANTILE_FLOOR = 0.1  # the meta-db's normalisation floor (its 10th percentile)
+
+
+class SurrogateNet(nn.Module):
+    """MLP trunk with a mean head and an embedding head, plus the GP's hyper-parameters."""
+
+    def __init__(self, n_inputs: int, hidden: int = 64, depth: int = 2,
+                 embedding: int = 16) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.SiLU()]
+            width = hidden
+        self.trunk = nn.Sequential(*layers)
+        self.mean_head = nn.Linear(width, 1)
+        self.embed_head = nn.Linear(width, embedding)
+        # unconstrained; softplus keeps variances positive
+        self.raw_outputscale = nn.Parameter(torch.tensor(0.0))
+        self.raw_lengthscale = nn.Parameter(torch.tensor(1.0))
+        self.raw_noise = nn.Parameter(torch.tensor(-3.0))
+        self.raw_slope_var = nn.Parameter(torch.tensor(0.0))
+        self.raw_offset_var = nn.Parameter(torch.tensor(0.0))
+        self.prior_slope = nn.Parameter(torch.tensor(1.0))
+        self.prior_offset = nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean (...,), embedding (..., E))`` for inputs of shape ``(..., n_inputs)``."""
+        hidden = self.trunk(x)
+        return self.mean_head(hidden).squeeze(-1), self.embed_head(hidden)
+
+    def hyper(self) -> dict[str, torch.Tensor]:
+        softplus = nn.functional.softplus
+        return {"outputscale": softplus(self.raw_outputscale),
+                "lengthscale": softplus(self.raw_lengthscale) + 1e-3,
+                "noise": softplus(self.raw_noise) + MIN_NOISE,
+                "slope_var": softplus(self.raw_slope_var),
+                "offset_var": softplus(self.raw_offset_var)}
+
+
+def kernel(net: SurrogateNet, emb_a: torch.Tensor, mean_a: torch.Tensor,
+           emb_b: torch.Tensor, mean_b: torch.Tensor) -> torch.Tensor:
+    """Cross-covariance ``(..., A, B)`` between two sets of encoded points."""
+    h = net.hyper()
+    # squared distances by expansion: cdist's backward is NaN at zero distance
+    sq = ((emb_a ** 2).sum(-1)[..., :, None] + (emb_b ** 2).sum(-1)[..., None, :]
+          - 2.0 * emb_a @ emb_b.transpose(-1, -2)).clamp_min(0.0)
+    rbf = h["outputscale"] * torch.exp(-0.5 * sq / h["lengthscale"] ** 2)
+    return rbf + h["slope_var"] * mean_a[..., :, None] * mean_b[..., None, :] + h["offset_var"]
+
+
+def prior_variance(net: SurrogateNet, mean: torch.Tensor) -> torch.Tensor:
+    """``k(x, x)`` for each point (without the observation noise)."""
+    h = net.hyper()
+    return h["outputscale"] + h["slope_var"] * mean ** 2 + h["offset_var"]
+
+
+def prior_mean(net: SurrogateNet, mean: torch.Tensor) -> torch.Tensor:
+    return net.prior_slope * mean + net.prior_offset
+
+
+def _support_cholesky(net: SurrogateNet, emb: torch.Tensor, mean: torch.Tensor,
+                      mask: torch.Tensor) -> torch.Tensor:
+    """Cholesky factor of the support covariance; padded points become independent units so
+    they neither move nor are moved by the real ones."""
+    keep = mask.to(emb.dtype)
+    cov = kernel(net, emb, mean, emb, mean) * keep[..., :, None] * keep[..., None, :]
+    diagonal = (net.hyper()["noise"] + JITTER) * keep + (1.0 - keep)
+    return torch.linalg.cholesky(cov + torch.diag_embed(diagonal))
+
+
+def posterior(net: SurrogateNet, emb_s: torch.Tensor, mean_s: torch.Tensor, y_s: torch.Tensor,
+              mask_s: torch.Tensor, emb_q: torch.Tensor,
+              mean_q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predictive mean and variance (incl. noise) at the query points given the support.
+
+    Shapes: ``emb (B, n, E)``, ``mean``/``y``/``mask`` ``(B, n)``; returns ``(B, Q)`` twice.
+    """
+    mu_q = prior_mean(net, mean_q)
+    var_q = prior_variance(net, mean_q) + net.hyper()["noise"]
+    if emb_s.shape[-2] == 0:
+        return mu_q, var_q
+    chol = _support_cholesky(net, emb_s, mean_s, mask_s)
+    keep = mask_s.to(emb_s.dtype)
+    residual = ((y_s - prior_mean(net, mean_s)) * keep)[..., None]
+    cross = kernel(net, emb_q, mean_q, emb_s, mean_s) * keep[..., None, :]
+    weights = torch.cholesky_solve(residual, chol)
+    solved = torch.linalg.solve_triangular(chol, cross.transpose(-1, -2), upper=False)
+    mu = mu_q + (cross @ weights).squeeze(-1)
+    var = (var_q - (solved ** 2).sum(-2)).clamp_min(MIN_NOISE)
+    return mu, var
+
+
+def log_marginal_likelihood(net: SurrogateNet, emb: torch.Tensor, mean: torch.Tensor,
+                            y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``log p(y)`` of the observed points under the GP prior, per batch row ``(B,)``."""
+    chol = _support_cholesky(net, emb, mean, mask)
+    keep = mask.to(emb.dtype)
+    residual = ((y - prior_mean(net, mean)) * keep)[..., None]
+    solved = torch.linalg.solve_triangular(chol, residual, upper=False).squeeze(-1)
+    log_det = torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+    return -0.5 * (solved ** 2).sum(-1) - log_det - 0.5 * keep.sum(-1) * math.log(2 * math.pi)
+
+
+def gaussian_nll(y: torch.Tensor, mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (torch.log(2 * math.pi * var) + (y - mu) ** 2 / var)
+
+
+def renormalise(support: torch.Tensor, mask: torch.Tensor,
+                query: torch.Tensor | None = None,
+                query_cap: float = 2.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Normalise scores within the observed set, as the meta-db does per dataset.
+
+    Per row: ``(y - floor) / (best - floor)`` with ``floor`` the 10th percentile of the
+    observed scores, clipped to [0, 1]; a failed evaluation (NaN) counts as 0; when all
+    observed scores tie they are 1 and the scale stays that of the input. ``query`` scores
+    (meta-training only) use the same map, clipped to ``[0, query_cap]``.
+    """
+    observed = torch.where(mask, support, torch.full_like(support, float("nan")))
+    finite = mask & torch.isfinite(support)
+    best = torch.where(finite, support, torch.full_like(support, -float("inf"))).amax(-1)
+    floor = torch.nanquantile(torch.where(finite, observed, torch.nan), QUANTILE_FLOOR, dim=-1)
+    spread = best - floor
+    tied = ~(spread > 1e-9)  # also true for rows with nothing finite (NaN spread)
+    spread = torch.where(tied, torch.ones_like(spread), spread)
+    floor = torch.where(tied, torch.nan_to_num(best, neginf=0.0) - 1.0, floor)
+    scaled = ((support - floor[..., None]) / spread[..., None]).clamp(0.0, 1.0)
+    scaled = torch.where(finite, scaled, torch.zeros_like(scaled))
+    if query is None:
+        return scaled, None
+    scaled_query = ((query - floor[..., None]) / spread[..., None]).clamp(0.0, query_cap)
+    return scaled, torch.nan_to_num(scaled_query, nan=0.0)
