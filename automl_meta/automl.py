@@ -107,16 +107,16 @@ def fit(
         >>> result = fit("sklearn:breast_cancer", budget="30s")  # doctest: +SKIP
         >>> result.leaderboard.head()  # doctest: +SKIP
     """
+    started = time.perf_counter()  # first, so the imports below count against the budget
     import optuna
 
     from automl_meta._metrics import LOWER_IS_BETTER, PRIMARY_METRIC, default_metrics
+    from automl_meta._recommend import recommend
     from automl_meta.evaluation import evaluate
     from automl_meta.metafeatures import extract_metafeatures
     from automl_meta.optuna_integration import MetaSampler
-    from automl_meta._recommend import recommend
     from automl_meta.space import suggest
 
-    started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     seconds = parse_budget(budget)
     deadline = started + seconds

@@ -8,6 +8,7 @@ gets an :class:`Evaluation` back (status ``ok``, ``timeout``, ``memout`` or ``er
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import multiprocessing as mp
 import os
@@ -16,6 +17,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -105,6 +107,7 @@ class Evaluation:
     wall_seconds: float = 0.0
     error: str | None = None
     task: str = ""
+    predictions: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def score(self) -> float:
@@ -115,7 +118,9 @@ class Evaluation:
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("predictions", None)
+        return out
 
 
 def evaluate(
@@ -127,6 +132,7 @@ def evaluate(
     memory_limit: int | None = 4096,
     random_state: int = 0,
     isolate: bool = True,
+    return_predictions: bool = False,
 ) -> Evaluation:
     """Score ``config`` on ``dataset`` under ``protocol`` with wall-time and memory limits.
 
@@ -141,6 +147,9 @@ def evaluate(
         random_state: seed of the estimators.
         isolate: run in a worker process (the default); ``False`` runs inline, without
             limits, for debugging.
+        return_predictions: keep the out-of-fold predictions in ``predictions`` (class
+            probabilities over the sorted labels, or values; NaN for rows never tested),
+            as ensemble selection needs.
 
     Example:
         >>> from automl_meta.space import default_config
@@ -158,11 +167,10 @@ def evaluate(
     if time_limit is not None and time_limit <= 0:
         raise ConfigurationError(f"time_limit={time_limit!r} must be positive seconds or None.")
     start = time.perf_counter()
-    if isolate:
-        result = _run_isolated(config, dataset, protocol, metrics, time_limit, memory_limit,
-                               random_state)
-    else:
-        result = _score(config, dataset, protocol, metrics, random_state)
+    work = functools.partial(_score, config, dataset, protocol, metrics, random_state,
+                             return_predictions)
+    result = _run_isolated(work, config, dataset, time_limit, memory_limit) if isolate \
+        else work()
     return Evaluation(config=config, protocol=protocol.key, task=dataset.task,
                       wall_seconds=time.perf_counter() - start, **result)
 
@@ -178,10 +186,12 @@ def _check_metrics(metrics: tuple[str, ...], task: str) -> None:
 
 
 def _score(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
-           metrics: tuple[str, ...], random_state: int) -> dict[str, Any]:
+           metrics: tuple[str, ...], random_state: int,
+           return_predictions: bool = False) -> dict[str, Any]:
     from automl_meta.space import build
 
     classes = np.unique(dataset.y.to_numpy()) if dataset.task == "classification" else None
+    oof = _empty_predictions(dataset, classes) if return_predictions else None
     fold_metrics: list[dict[str, float]] = []
     fit_seconds = predict_seconds = 0.0
     with warnings.catch_warnings():
@@ -193,8 +203,11 @@ def _score(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
             t1 = time.perf_counter()
             X_test, y_test = dataset.X.iloc[test], dataset.y.to_numpy()[test]
             y_pred = model.predict(X_test)
+            wants_scores = _needs_scores(metrics) or return_predictions
             scores = (class_scores(model, X_test, classes)
-                      if classes is not None and _needs_scores(metrics) else None)
+                      if classes is not None and wants_scores else None)
+            if oof is not None:
+                oof[test] = _fold_predictions(y_pred, scores, classes)
             predict_seconds += time.perf_counter() - t1
             fit_seconds += t1 - t0
             fold_metrics.append(score_predictions(dataset.task, metrics, y_test, y_pred,
@@ -203,22 +216,61 @@ def _score(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
             if not all(np.isnan(f[m]) for f in fold_metrics) else float("nan")
             for m in metrics}
     return {"status": "ok", "metrics": mean, "fit_seconds": fit_seconds,
-            "predict_seconds": predict_seconds, "error": None}
+            "predict_seconds": predict_seconds, "error": None, "predictions": oof}
+
+
+def _empty_predictions(dataset: Dataset, classes: np.ndarray | None) -> np.ndarray:
+    if classes is None:
+        return np.full(dataset.n_rows, np.nan)
+    return np.full((dataset.n_rows, len(classes)), np.nan)
+
+
+def _fold_predictions(y_pred: np.ndarray, scores: np.ndarray | None,
+                      classes: np.ndarray | None) -> np.ndarray:
+    if classes is None:
+        return np.asarray(y_pred, dtype=float)
+    if scores is not None:
+        return scores
+    return (np.asarray(y_pred)[:, None] == classes[None, :]).astype(float)
+
+
+def _fit_full(config: dict[str, Any], dataset: Dataset, random_state: int) -> dict[str, Any]:
+    from automl_meta.space import build
+
+    model = build(config, dataset, random_state=random_state)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(dataset.X, dataset.y)
+    return {"status": "ok", "model": model, "fit_seconds": time.perf_counter() - started}
+
+
+def fit_in_worker(config: dict[str, Any], dataset: Any, time_limit: float | None = 300.0,
+                  memory_limit: int | None = 4096,
+                  random_state: int = 0) -> tuple[Any, str, str | None]:
+    """Fit ``config`` on all of ``dataset`` in a worker process under the same limits as
+    :func:`evaluate`. Returns ``(fitted pipeline or None, status, error)``."""
+    from automl_meta.space import validate_config
+
+    dataset = load_dataset(dataset)
+    config = validate_config(config, dataset.task)
+    work = functools.partial(_fit_full, config, dataset, random_state)
+    result = _run_isolated(work, config, dataset, time_limit, memory_limit)
+    return result.get("model"), result["status"], result.get("error")
 
 
 def _needs_scores(metrics: tuple[str, ...]) -> bool:
     return "roc_auc" in metrics or "log_loss" in metrics
 
 
-def _worker(conn: Any, config: dict[str, Any], dataset: Dataset, protocol: Protocol,
-            metrics: tuple[str, ...], memory_limit: int | None, random_state: int,
+def _worker(conn: Any, work: Callable[[], dict[str, Any]], memory_limit: int | None,
             controller: Any = None) -> None:
     inherited = set(sys.modules)
     try:
         _limit_threads(controller)
         if memory_limit is not None:
             _limit_memory(memory_limit)
-        result = _score(config, dataset, protocol, metrics, random_state)
+        result = work()
     except MemoryError:
         result = {"status": "memout", "error": f"MemoryError: exceeded {memory_limit} MB"}
     except BaseException as exc:  # the worker reports every failure to the caller
@@ -296,9 +348,9 @@ def _address_space() -> int:
         return int(psutil.Process().memory_info().vms)
 
 
-def _run_isolated(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
-                  metrics: tuple[str, ...], time_limit: float | None, memory_limit: int | None,
-                  random_state: int) -> dict[str, Any]:
+def _run_isolated(work: Callable[[], dict[str, Any]], config: dict[str, Any],
+                  dataset: Dataset, time_limit: float | None,
+                  memory_limit: int | None) -> dict[str, Any]:
     _preload(config, dataset)
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     context = mp.get_context(method)
@@ -308,8 +360,7 @@ def _run_isolated(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
         target=_worker,
-        args=(sender, config, dataset, protocol, metrics, memory_limit, random_state,
-              controller),
+        args=(sender, work, memory_limit, controller),
         daemon=True,
     )
     # objects of the parent go to the permanent generation while forking, so the worker's

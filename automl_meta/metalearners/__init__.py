@@ -7,14 +7,16 @@ from pathlib import Path
 from automl_meta.metalearners._base import MetaLearner, Recommendation
 from automl_meta.metalearners._knowledge import MetaKnowledge, TaskMatrix, load_knowledge
 from automl_meta.metalearners.knn import KNNLearner
+from automl_meta.metalearners.neural import NeuralLearner  # torch-free until used
 from automl_meta.metalearners.portfolio import PortfolioLearner, greedy_portfolio
 from automl_meta.metalearners.ranker import RankerLearner
 
-LEARNERS = {"knn": KNNLearner, "portfolio": PortfolioLearner, "ranker": RankerLearner}
+LEARNERS = {"knn": KNNLearner, "portfolio": PortfolioLearner, "ranker": RankerLearner,
+            "neural": NeuralLearner}
 
 
 def load_learner(path: str | Path) -> MetaLearner:
-    """Load a saved learner (``knn.json``, ``portfolio.json``, ``ranker.json``)."""
+    """Load a saved learner (``knn.json``, ``portfolio.json``, ``ranker.json``, ``neural.json``)."""
     learner = MetaLearner.load(path)
     if isinstance(learner, RankerLearner):
         RankerLearner.load_models(learner, Path(path).parent)
@@ -26,6 +28,7 @@ __all__ = [
     "KNNLearner",
     "MetaKnowledge",
     "MetaLearner",
+    "NeuralLearner",
     "PortfolioLearner",
     "RankerLearner",
     "Recommendation",

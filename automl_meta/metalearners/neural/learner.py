@@ -59,6 +59,8 @@ class NeuralLearner(MetaLearner):
         xi: expected-improvement margin (larger explores more).
         extra_candidates: configurations sampled from the space into the candidate pool.
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
+        threads: at most this many CPU threads while the learner computes (``None``: torch's
+            setting); one is fastest for these small networks.
         random_state: seed of initialisation, episodes and pool (reproducible on CPU).
         progress: rich progress bar while meta-training (``None``: when on a terminal).
 
@@ -74,7 +76,7 @@ class NeuralLearner(MetaLearner):
                  n_query: int = 32, learning_rate: float = 2e-3, weight_decay: float = 1e-4,
                  time_budget: float | None = None, finetune_steps: int = 10,
                  finetune_lr: float = 1e-3, xi: float = 0.0, extra_candidates: int = 300,
-                 device: str = "auto", random_state: int = 0,
+                 device: str = "auto", threads: int | None = 1, random_state: int = 0,
                  progress: bool | None = None) -> None:
         self.hidden = hidden
         self.depth = depth
@@ -91,6 +93,7 @@ class NeuralLearner(MetaLearner):
         self.xi = xi
         self.extra_candidates = extra_candidates
         self.device = device
+        self.threads = threads
         self.random_state = random_state
         self.progress = progress
         self.tasks: dict[str, dict[str, Any]] = {}
@@ -103,7 +106,7 @@ class NeuralLearner(MetaLearner):
         """Meta-train one surrogate per task of ``knowledge``; returns ``self``."""
         import torch
 
-        from automl_meta.metalearners.neural.model import SurrogateNet
+        from automl_meta.metalearners.neural.model import SurrogateNet, cpu_threads
         from automl_meta.metalearners.neural.train import TaskTensors, TrainSettings, meta_train
         from automl_meta.space.torch_mlp import resolve_device
 
@@ -123,20 +126,22 @@ class NeuralLearner(MetaLearner):
                                      matrix.normalised, device)
             if data.n_datasets == 0:
                 continue
-            n_inputs = len(scaler.columns) + data.configs.shape[1]
+            sizes = {"n_features": len(scaler.columns), "n_config": data.configs.shape[1]}
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.random_state + offset)
-                net = SurrogateNet(n_inputs, self.hidden, self.depth, self.embedding)
+                net = SurrogateNet(**sizes, hidden=self.hidden, depth=self.depth,
+                                   embedding=self.embedding)
             net.to(device)
-            report = meta_train(net, data, settings, seed=self.random_state + offset,
-                                progress=self.progress, description=f"neural ({task})")
+            with cpu_threads(device, self.threads):
+                report = meta_train(net, data, settings, seed=self.random_state + offset,
+                                    progress=self.progress, description=f"neural ({task})")
             extra = self._extra_candidates(task, configs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # never-evaluated columns
                 history = np.nanmean(matrix.normalised, axis=0)
             self.tasks[task] = {
                 "scaler": scaler.to_json(),
-                "n_inputs": n_inputs,
+                **sizes,
                 "n_datasets": data.n_datasets,
                 "candidates": configs + extra,
                 "history": [float(x) if np.isfinite(x) else None for x in history]
@@ -185,7 +190,8 @@ class NeuralLearner(MetaLearner):
         if "net" not in runtime:
             device = resolve_device(self.device)
             info = self.tasks[task]
-            net = SurrogateNet(info["n_inputs"], self.hidden, self.depth, self.embedding)
+            net = SurrogateNet(info["n_features"], info["n_config"], self.hidden, self.depth,
+                               self.embedding)
             prefix = f"{task}."
             state = {k[len(prefix):]: torch.from_numpy(np.array(v))
                      for k, v in self._arrays.items() if k.startswith(prefix)}
@@ -236,15 +242,17 @@ class NeuralLearner(MetaLearner):
         (1 = the best observed so far).
         """
         from automl_meta.metalearners.neural.adapt import predict
+        from automl_meta.metalearners.neural.model import cpu_threads
 
         self._check_fitted()
         if task not in self.tasks:
             raise ConfigurationError(f"The neural learner knows no {task} datasets.")
-        net, obs_inputs, obs_scores = self._adapted(metafeatures, task, observed)
-        inputs = self._inputs(task, metafeatures, self._encode(task, configs))
-        if obs_inputs is None:
-            return self._zero_shot(net, inputs)
-        mu, sd = predict(net, obs_inputs, obs_scores, inputs)
+        with cpu_threads(self._task_runtime(task)["device"], self.threads):
+            net, obs_inputs, obs_scores = self._adapted(metafeatures, task, observed)
+            inputs = self._inputs(task, metafeatures, self._encode(task, configs))
+            if obs_inputs is None:
+                return self._zero_shot(net, inputs)
+            mu, sd = predict(net, obs_inputs, obs_scores, inputs)
         return mu.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
 
     def _zero_shot(self, net: SurrogateNet, inputs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -299,6 +307,7 @@ class NeuralLearner(MetaLearner):
         candidates are ranked by predicted score, as :meth:`recommend` does.
         """
         from automl_meta.metalearners.neural.adapt import propose_indices
+        from automl_meta.metalearners.neural.model import cpu_threads
         from automl_meta.space import config_hash
 
         k = check_k(k)
@@ -321,14 +330,15 @@ class NeuralLearner(MetaLearner):
                 free.append(index)
         if not free:
             return []
-        inputs = self._inputs(task, metafeatures, encoded[free])
-        net, obs_inputs, obs_scores = self._adapted(metafeatures, task, observed)
-        if obs_inputs is None:
-            mean, sd = self._zero_shot(net, inputs)
-            order = np.argsort(-mean, kind="stable")[:k]
-            picks = [(int(i), float(mean[i]), float(sd[i]), None) for i in order]
-        else:
-            picks = propose_indices(net, obs_inputs, obs_scores, inputs, k, self.xi)
+        with cpu_threads(runtime["device"], self.threads):
+            inputs = self._inputs(task, metafeatures, encoded[free])
+            net, obs_inputs, obs_scores = self._adapted(metafeatures, task, observed)
+            if obs_inputs is None:
+                mean, sd = self._zero_shot(net, inputs)
+                order = np.argsort(-mean, kind="stable")[:k]
+                picks = [(int(i), float(mean[i]), float(sd[i]), None) for i in order]
+            else:
+                picks = propose_indices(net, obs_inputs, obs_scores, inputs, k, self.xi)
         out = []
         for rank, (position, mu, sd_, ei) in enumerate(picks, start=1):
             index = free[position]
@@ -344,7 +354,7 @@ class NeuralLearner(MetaLearner):
 
     def _params(self) -> dict[str, Any]:
         keys = (*_NET_KEYS, *_TRAIN_KEYS, "finetune_steps", "finetune_lr", "xi",
-                "extra_candidates", "device", "random_state")
+                "extra_candidates", "device", "threads", "random_state")
         return {key: getattr(self, key) for key in keys}
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -1,0 +1,314 @@
+"""The neural meta-learner against random search, TPE and kNN warm start + TPE.
+
+Simulated search, leave-one-family-out: on a held-out dataset, each method picks, one trial
+at a time, a configuration among the dataset's evaluated grid configurations; its stored
+normalised score is then revealed. Regret after n trials is 1 - the best revealed score (0 =
+the best configuration of the grid was found). Methods:
+
+- ``random``: the exact expectation of n draws without replacement from the grid;
+- ``tpe``: Optuna's TPESampler over the real search space (``space.suggest``); each sampled
+  configuration is snapped to the nearest untried grid configuration of the same algorithm
+  (Euclidean distance on the configuration encoding), the sampled trial is told FAIL and the
+  snapped configuration is added with its score, so TPE models what was really evaluated.
+  (A categorical over grid indices would throw away the parameters' structure and let TPE
+  repeat itself: snapping is the fairer peer);
+- ``knn+tpe``: ``KNNLearner`` top-5 first (what ``warm_start`` enqueues), then the same TPE;
+- ``neural``: ``NeuralLearner.propose`` after each trial (``neural/no-ft``: the same learner
+  without the gradient fine-tuning, the GP conditioning only).
+
+TPE starts after 5 random trials (``n_startup_trials=5``, as ``MetaSampler``'s fallback)
+and both TPE methods are averaged over ``--tpe-seeds`` seeds. To keep it affordable the
+neural learner is meta-trained once per fold of a grouped K-fold over dataset families, never
+on the held-out dataset's family; kNN (cheap) is refitted per held-out family.
+
+Then the speed bars: meta-training on the whole meta-db, and one fine-tune-and-propose step
+with 50 observed trials over the learner's full candidate pool.
+
+Run from the project root::
+
+    python benchmarks/neural.py                           # the shipped meta_db/ bundle
+    python benchmarks/neural.py --db /tmp/metadb.sqlite   # a meta-db store (copy it first)
+
+Bars: mean regret at 5, 10 and 25 trials below every peer's; meta-training < 600 s; one
+fine-tune-and-propose step with 50 observations < 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import statistics
+import sys
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CHECKPOINTS = (5, 10, 25)
+N_STARTUP = 5
+KNN_WARM = 5
+
+
+def load(args: argparse.Namespace) -> Any:
+    from automl_meta.metadb import MetaDB
+    from automl_meta.metalearners import load_knowledge
+
+    if args.db is None:
+        return load_knowledge()
+    return load_knowledge(shipped=args.shipped or "/nonexistent", user_db=MetaDB(args.db),
+                          include_shipped=args.shipped is not None)
+
+
+def random_regret(values: np.ndarray, n: int) -> float:
+    """Exact expected regret of the best of ``n`` distinct uniform draws."""
+    ordered = np.sort(values)
+    size = len(ordered)
+    n = min(n, size)
+    total = math.comb(size, n)
+    weights = np.array([math.comb(i, n - 1) / total for i in range(size)])
+    return float(1.0 - (weights * ordered).sum())
+
+
+def curve(values: np.ndarray, picks: list[int], n_trials: int) -> list[float]:
+    best, out = 0.0, []
+    for step in range(n_trials):
+        if step < len(picks):
+            best = max(best, float(values[picks[step]]))
+        out.append(1.0 - best)
+    return out
+
+
+def tpe_search(task: str, configs: list[dict[str, Any]], encoded: np.ndarray,
+               values: np.ndarray, n_trials: int, seed: int,
+               warm: list[int] | None = None) -> list[int]:
+    """Grid indices TPE picks (after the ``warm`` ones), snapping as the docstring says."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from automl_meta.metalearners._encoding import encode_configs
+    from automl_meta.space import algorithms, config_to_trial_params, get_algorithm, suggest
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=N_STARTUP))
+    names = algorithms(task)
+
+    def record(index: int) -> None:
+        config = configs[index]
+        algorithm = get_algorithm(config["algorithm"], task)
+        distributions = {"algorithm": CategoricalDistribution(names)}
+        distributions.update({f"{algorithm.name}__{p.name}": p.distribution
+                              for p in algorithm.params if p.name in config["params"]})
+        study.add_trial(create_trial(params=config_to_trial_params(config),
+                                     distributions=distributions, value=float(values[index])))
+
+    picks = list(warm or [])[:n_trials]
+    for index in picks:
+        record(index)
+    algos = np.array([c["algorithm"] for c in configs])
+    while len(picks) < min(n_trials, len(configs)):
+        trial = study.ask()
+        sampled = suggest(trial, task)
+        free = np.ones(len(configs), dtype=bool)
+        free[picks] = False
+        same = free & (algos == sampled["algorithm"])
+        pool = np.flatnonzero(same if same.any() else free)
+        distance = ((encoded[pool] - encode_configs([sampled], task)) ** 2).sum(axis=1)
+        index = int(pool[np.argmin(distance)])
+        study.tell(trial, state=TrialState.FAIL)
+        record(index)
+        picks.append(index)
+    return picks
+
+
+def neural_search(learner: Any, metafeatures: pd.Series, task: str,
+                  configs: list[dict[str, Any]], values: np.ndarray, n_trials: int,
+                  by_hash: dict[str, int]) -> list[int]:
+    from automl_meta.space import config_hash
+
+    picks: list[int] = []
+    while len(picks) < min(n_trials, len(configs)):
+        observed = [(configs[j], float(values[j])) for j in picks]
+        rec = learner.propose(metafeatures, task, observed, k=1, candidates=configs)[0]
+        picks.append(by_hash[config_hash(rec.config)])
+    return picks
+
+
+def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from sklearn.model_selection import GroupKFold
+
+    from automl_meta.metalearners import KNNLearner
+    from automl_meta.metalearners._encoding import encode_configs
+    from automl_meta.metalearners.neural import NeuralLearner
+    from automl_meta.space import config_hash
+
+    held_out = [(task, fp) for task, m in knowledge.matrices.items() for fp in m.datasets]
+    if args.max_datasets:
+        held_out = held_out[: args.max_datasets]
+    families = knowledge.datasets.loc[[fp for _, fp in held_out], "family"].to_numpy()
+    n_folds = min(args.folds, len(set(families)))
+    folds = GroupKFold(n_splits=n_folds).split(np.zeros(len(held_out)), groups=families)
+    rows: list[dict[str, Any]] = []
+    fit_seconds: list[float] = []
+    for fold, (_, test) in enumerate(folds):
+        fold_families = set(families[test])
+        train = knowledge.without(families=fold_families)
+        started = time.perf_counter()
+        learner = NeuralLearner(steps=args.steps, random_state=args.seed,
+                                progress=False).fit(train)
+        fit_seconds.append(time.perf_counter() - started)
+        knn_by_family: dict[str, Any] = {}
+        for position in test:
+            task, fingerprint = held_out[position]
+            matrix = knowledge.matrices[task]
+            row = matrix.normalised[matrix.datasets.index(fingerprint)]
+            columns = np.flatnonzero(np.isfinite(row))
+            configs = [knowledge.config(matrix.configs[j]) for j in columns]
+            values = row[columns]
+            encoded = encode_configs(configs, task)
+            by_hash = {config_hash(c): i for i, c in enumerate(configs)}
+            mf = knowledge.metafeatures.loc[fingerprint]
+            family = knowledge.datasets.loc[fingerprint, "family"]
+            base = {"dataset": knowledge.datasets.loc[fingerprint, "name"], "task": task,
+                    "family": family, "fold": fold, "n_grid": len(configs)}
+            n = args.trials
+            curves: dict[str, list[float]] = {
+                "random": [random_regret(values, i + 1) for i in range(n)]}
+            if family not in knn_by_family:
+                knn_by_family[family] = KNNLearner().fit(knowledge.without(families={family}))
+            recs = knn_by_family[family].recommend(mf, task, k=len(matrix.configs))
+            warm = [by_hash[h] for h in (config_hash(r.config) for r in recs) if h in by_hash]
+            tpe, knn_tpe = [], []
+            for seed in range(args.tpe_seeds):
+                tpe.append(curve(values, tpe_search(task, configs, encoded, values, n, seed), n))
+                knn_tpe.append(curve(values, tpe_search(task, configs, encoded, values, n, seed,
+                                                        warm[:KNN_WARM]), n))
+            curves["tpe"] = list(np.mean(tpe, axis=0))
+            curves["knn+tpe"] = list(np.mean(knn_tpe, axis=0))
+            if task in learner.tasks:
+                learner.finetune_steps = 10
+                curves["neural"] = curve(values, neural_search(
+                    learner, mf, task, configs, values, n, by_hash), n)
+                learner.finetune_steps = 0
+                curves["neural/no-ft"] = curve(values, neural_search(
+                    learner, mf, task, configs, values, n, by_hash), n)
+            for method, regrets in curves.items():
+                rows.append({**base, "method": method,
+                             **{f"regret@{c}": regrets[c - 1] for c in CHECKPOINTS if c <= n}})
+            if args.verbose:
+                print(base["dataset"], {m: round(r[min(n, 10) - 1], 3)
+                                        for m, r in curves.items()}, flush=True)
+    return pd.DataFrame(rows), {"fold_fit_seconds": fit_seconds, "folds": n_folds}
+
+
+def speed(knowledge: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from automl_meta.metalearners.neural import NeuralLearner
+
+    started = time.perf_counter()
+    learner = NeuralLearner(steps=args.steps, random_state=args.seed).fit(knowledge)
+    total = time.perf_counter() - started
+    timings = []
+    for task, matrix in knowledge.matrices.items():
+        if task not in learner.tasks:
+            continue
+        for row in range(min(len(matrix.datasets), 5)):
+            columns = np.flatnonzero(np.isfinite(matrix.normalised[row]))[:50]
+            observed = [(knowledge.config(matrix.configs[j]), float(matrix.normalised[row, j]))
+                        for j in columns]
+            mf = knowledge.metafeatures.loc[matrix.datasets[row]]
+            learner.propose(mf, task, observed, k=1)  # warm the pool cache
+            for _ in range(5):
+                t = time.perf_counter()
+                learner.propose(mf, task, observed, k=1)
+                timings.append((time.perf_counter() - t) * 1000)
+    return {
+        "fit_seconds": total,
+        "train_seconds": {t: i["training"]["seconds"] for t, i in learner.tasks.items()},
+        "steps": {t: i["training"]["steps"] for t, i in learner.tasks.items()},
+        "pool": {t: len(i["candidates"]) for t, i in learner.tasks.items()},
+        "observed": 50,
+        "propose_ms_median": statistics.median(timings) if timings else float("nan"),
+        "propose_ms_p90": float(np.percentile(timings, 90)) if timings else float("nan"),
+        "device": learner._task_runtime(next(iter(learner.tasks)))["device"].type
+        if learner.tasks else "n/a",
+    }
+
+
+def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] | None,
+           knowledge: Any) -> str:
+    import torch
+
+    lines = [f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, torch "
+             f"{torch.__version__}, device {timing['device'] if timing else 'cpu'}; "
+             f"{sum(len(m.datasets) for m in knowledge.matrices.values())} evaluated datasets "
+             f"({', '.join(f'{t}: {len(m.datasets)}' for t, m in knowledge.matrices.items())})."]
+    if len(results):
+        columns = [c for c in results.columns if c.startswith("regret@")]
+        summary = results.groupby("method")[columns].agg(["mean", "sem"])
+        order = ["neural", "neural/no-ft", "knn+tpe", "tpe", "random"]
+        lines += ["", f"Simulated search, {results['dataset'].nunique()} held-out datasets, "
+                  f"{extra['folds']}-fold grouped by family (meta-training "
+                  f"{statistics.mean(extra['fold_fit_seconds']):.0f} s per fold); mean "
+                  "normalised regret (± s.e.m.), lower is better:", "",
+                  "| method | " + " | ".join(f"after {c[7:]}" for c in columns) + " |",
+                  "|---|" + "---:|" * len(columns)]
+        for method in [m for m in order if m in summary.index]:
+            cells = [f"{summary.loc[method, (c, 'mean')]:.4f} ± "
+                     f"{summary.loc[method, (c, 'sem')]:.4f}" for c in columns]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        wide = results.pivot_table(index="dataset", columns="method", values=columns)
+        if "neural" in results["method"].unique():
+            lines.append("")
+            for peer in ("random", "tpe", "knn+tpe"):
+                wins = [f"{c[7:]}: {int((wide[c]['neural'] < wide[c][peer] - 1e-12).sum())}/"
+                        f"{int((wide[c]['neural'] > wide[c][peer] + 1e-12).sum())}"
+                        for c in columns]
+                lines.append(f"- neural vs {peer}, datasets better/worse: " + ", ".join(wins))
+            means = results.groupby("method")[columns].mean()
+            beaten = all(means.loc["neural", c] < means.loc[p, c] for c in columns
+                         for p in ("random", "tpe", "knn+tpe") if p in means.index)
+            lines.append(f"- regret bar (neural below every peer at every checkpoint): "
+                         f"**{'pass' if beaten else 'FAIL'}**")
+    if timing:
+        lines += ["", f"Speed: meta-training on the whole meta-db {timing['fit_seconds']:.1f} s "
+                  f"(training loops {timing['train_seconds']}, steps {timing['steps']}; bar "
+                  f"600 s: **{'pass' if timing['fit_seconds'] < 600 else 'FAIL'}**); one "
+                  f"fine-tune-and-propose step with 50 observed trials over the pool "
+                  f"({timing['pool']}) median {timing['propose_ms_median']:.1f} ms, p90 "
+                  f"{timing['propose_ms_p90']:.1f} ms (bar 200 ms: "
+                  f"**{'pass' if timing['propose_ms_p90'] < 200 else 'FAIL'}**)."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", help="a meta-db store (path or URL); default: the shipped "
+                                     "meta_db/ bundle (plus the user store) via load_knowledge()")
+    parser.add_argument("--shipped", help="also layer this bundle directory under --db")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=25)
+    parser.add_argument("--tpe-seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=2000, help="meta-training steps per task")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-datasets", type=int, default=0)
+    parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--out", help="write the per-dataset regrets to this CSV")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    knowledge = load(args)
+    results, extra = (pd.DataFrame(), {}) if args.skip_search else simulate(knowledge, args)
+    if args.out and len(results):
+        results.to_csv(args.out, index=False)
+    timing = None if args.skip_speed else speed(knowledge, args)
+    print(report(results, extra, timing, knowledge))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

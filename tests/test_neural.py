@@ -1,0 +1,251 @@
+"""The neural meta-learner on hand-made meta-knowledge whose right answer is known.
+
+Every dataset has one meta-feature ``u`` in [0, 1]; on it, a linear model's score peaks
+where log C (scaled to [0, 1]) equals ``u`` and k-nearest-neighbours is mediocre. So a
+learner that uses the meta-feature and the observed trials should go for the linear
+configurations near the peak.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl_meta.errors import DeviceError
+from automl_meta.metalearners import LEARNERS, MetaKnowledge, load_learner
+from automl_meta.metalearners.neural import NeuralLearner
+from automl_meta.space import config_hash
+
+torch = pytest.importorskip("torch")
+
+TASK = "classification"
+C_GRID = np.logspace(-4, 4, 24)
+CONFIGS = ([{"algorithm": "linear", "params": {"C": float(c), "class_weight": None}}
+            for c in C_GRID]
+           + [{"algorithm": "knn", "params": {"n_neighbors": int(k), "weights": "uniform",
+                                              "p": 2}} for k in (1, 3, 5, 9, 15, 25, 40, 50)])
+SMALL = {"hidden": 32, "embedding": 8, "steps": 150, "batch_size": 8, "max_support": 12,
+         "n_query": 12, "extra_candidates": 0, "progress": False}
+
+
+def true_scores(u: float) -> np.ndarray:
+    """Score of every configuration of CONFIGS on a dataset with meta-feature ``u``."""
+    position = (np.log10(C_GRID) + 4) / 8
+    linear = 0.5 + 0.4 * np.exp(-((position - u) ** 2) / 0.02)
+    knn = np.linspace(0.62, 0.55, 8)
+    return np.concatenate([linear, knn])
+
+
+def synthetic_knowledge(n_datasets: int = 14, seed: int = 0) -> MetaKnowledge:
+    rng = np.random.default_rng(seed)
+    config_rows = [{"id": i, "task": TASK, "algorithm": c["algorithm"],
+                    "params_json": json.dumps(c["params"]), "hash": config_hash(c)}
+                   for i, c in enumerate(CONFIGS)]
+    datasets, features, evaluations = [], [], []
+    for i, u in enumerate(np.linspace(0.1, 0.9, n_datasets)):
+        datasets.append({"id": i, "name": f"d{i}", "fingerprint": f"fp{i}", "task": TASK,
+                         "family": f"fam{i}", "source": "", "n_rows": 100, "n_features": 5,
+                         "n_classes": 2, "created_at": ""})
+        features += [{"dataset_id": i, "name": "u", "value": float(u)},
+                     {"dataset_id": i, "name": "noise", "value": float(rng.normal())}]
+        scores = true_scores(u) + rng.normal(0, 0.005, len(CONFIGS))
+        evaluated = rng.random(len(CONFIGS)) < 0.9  # some cells never evaluated
+        evaluations += [{"dataset_id": i, "config_id": j, "status": "ok", "score": float(s)}
+                        for j, (s, e) in enumerate(zip(scores, evaluated, strict=True)) if e]
+    tables = {"dataset": pd.DataFrame(datasets), "metafeature": pd.DataFrame(features),
+              "config": pd.DataFrame(config_rows), "evaluation": pd.DataFrame(evaluations)}
+    return MetaKnowledge.from_tables([tables])
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> MetaKnowledge:
+    return synthetic_knowledge()
+
+
+@pytest.fixture(scope="module")
+def learner(knowledge: MetaKnowledge) -> NeuralLearner:
+    return NeuralLearner(**SMALL, device="cpu", random_state=0).fit(knowledge)
+
+
+def query(u: float) -> dict[str, float]:
+    return {"u": u, "noise": 0.0}
+
+
+def test_import_automl_meta_does_not_import_torch() -> None:
+    code = ("import sys, automl_meta, automl_meta.metalearners, automl_meta.metalearners.neural; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_neural_is_a_registered_strategy() -> None:
+    assert LEARNERS["neural"] is NeuralLearner
+
+
+def test_meta_training_reduces_the_query_loss(knowledge: MetaKnowledge) -> None:
+    from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
+    from automl_meta.metalearners.neural.model import SurrogateNet
+    from automl_meta.metalearners.neural.train import (
+        TaskTensors,
+        TrainSettings,
+        meta_train,
+        validation_loss,
+    )
+
+    matrix = knowledge.matrix(TASK)
+    frame = knowledge.metafeatures.loc[matrix.datasets]
+    configs = encode_configs([knowledge.config(c) for c in matrix.configs], TASK)
+    scaler = FeatureScaler().fit(frame)
+    data = TaskTensors.build(scaler.transform(frame), configs, matrix.normalised,
+                             torch.device("cpu"))
+    torch.manual_seed(0)
+    net = SurrogateNet(len(scaler.columns), configs.shape[1], hidden=32, embedding=8)
+    settings = TrainSettings(steps=150, batch_size=8, max_support=12, n_query=12)
+    before = validation_loss(net, data, settings)
+    report = meta_train(net, data, settings, seed=0, progress=False)
+    after = validation_loss(net, data, settings)
+    assert report.steps == 150 and report.losses
+    assert after < before - 0.3, (before, after)
+
+
+def test_fine_tuning_moves_predictions_toward_the_observations(
+        learner: NeuralLearner) -> None:
+    from automl_meta.metalearners.neural.adapt import fine_tune, normalise_observed
+    from automl_meta.metalearners.neural.model import log_marginal_likelihood
+
+    u = 0.3
+    truth = true_scores(u)
+    seen = [0, 5, 9, 14, 20, 26, 30]
+    observed = [(CONFIGS[j], float(truth[j])) for j in seen]
+    target = normalise_observed(torch.tensor(truth[seen], dtype=torch.float32)).numpy()
+    zero_shot, _ = learner.predict(query(u), TASK, [CONFIGS[j] for j in seen])
+    posterior, sd = learner.predict(query(u), TASK, [CONFIGS[j] for j in seen], observed)
+    assert np.abs(posterior - target).mean() < 0.5 * np.abs(zero_shot - target).mean()
+    assert np.all(sd > 0)
+
+    # the gradient steps themselves raise the observations' marginal likelihood
+    net = learner._task_runtime(TASK)["net"]
+    inputs = learner._inputs(TASK, query(u), learner._encode(TASK, [c for c, _ in observed]))
+    scores = torch.tensor(target)
+    tuned = fine_tune(net, inputs, scores, steps=20, learning_rate=1e-2)
+    assert tuned is not net
+
+    def lml(model: torch.nn.Module) -> float:
+        with torch.no_grad():
+            mean, emb = model(inputs)
+            mask = torch.ones(1, len(scores), dtype=torch.bool)
+            return float(log_marginal_likelihood(model, emb[None], mean[None], scores[None],
+                                                 mask))
+
+    assert lml(tuned) > lml(net)
+    assert all(torch.equal(a, b) for a, b in zip(  # the meta-learned weights stay as they were
+        net.state_dict().values(), learner._task_runtime(TASK)["net"].state_dict().values(),
+        strict=True))
+
+
+def test_propose_skips_observed_and_goes_for_the_better_region(learner: NeuralLearner) -> None:
+    u = 0.7
+    truth = true_scores(u)
+    # a few trials far from the peak (it sits near the 17th linear configuration)
+    seen = [0, 3, 6, 24, 28, 31]
+    observed = [(CONFIGS[j], float(truth[j])) for j in seen]
+    recs = learner.propose(query(u), TASK, observed, k=5, candidates=CONFIGS)
+    assert len(recs) == 5
+    proposed = [CONFIGS.index(r.config) for r in recs]
+    assert not set(proposed) & set(seen)
+    assert len(set(proposed)) == 5
+    assert recs[0].algorithm == "linear"
+    assert truth[proposed[0]] >= np.sort(truth)[-6]  # among the six best of 32
+    assert recs[0].details["expected_improvement"] > 0
+    # raw scores on another scale (an affine map of the same scores) change nothing
+    shifted = [(c, 100 * s - 30) for c, s in observed]
+    again = learner.propose(query(u), TASK, shifted, k=1, candidates=CONFIGS)
+    assert again[0].config == recs[0].config
+    # with every candidate observed there is nothing left to propose
+    everything = [(c, float(s)) for c, s in zip(CONFIGS, truth, strict=True)]
+    assert learner.propose(query(u), TASK, everything, k=3, candidates=CONFIGS) == []
+
+
+def test_recommend_ranks_by_the_zero_shot_mean(learner: NeuralLearner) -> None:
+    for u in (0.2, 0.8):
+        recs = learner.recommend(query(u), TASK, k=3)
+        assert [r.rank for r in recs] == [1, 2, 3]
+        scores = [r.predicted_score for r in recs]
+        assert scores == sorted(scores, reverse=True)
+        best = CONFIGS.index(recs[0].config)
+        assert true_scores(u)[best] >= np.sort(true_scores(u))[-4], (u, recs[0].config)
+        assert "neural" in recs[0].why and "past classification datasets" in recs[0].why
+    assert learner.recommend(query(0.5), "regression", k=3) == []
+
+
+def test_failed_trials_count_as_the_worst(learner: NeuralLearner) -> None:
+    observed = [(CONFIGS[0], 0.6), (CONFIGS[5], None), (CONFIGS[10], float("nan")),
+                (CONFIGS[15], 0.8)]
+    recs = learner.propose(query(0.5), TASK, observed, k=2, candidates=CONFIGS)
+    assert len(recs) == 2 and all(math.isfinite(r.predicted_score) for r in recs)
+
+
+def test_save_load_round_trip_gives_identical_predictions(learner: NeuralLearner,
+                                                          tmp_path: Path) -> None:
+    path = learner.save(tmp_path)
+    assert path.name == "neural.json" and (tmp_path / "neural.safetensors").is_file()
+    assert not list(tmp_path.glob("*.pkl"))
+    observed = [(CONFIGS[j], float(true_scores(0.4)[j])) for j in (1, 8, 12, 27)]
+    for loaded in (NeuralLearner.load(path, device="cpu"), load_learner(path)):
+        assert isinstance(loaded, NeuralLearner)
+        for seen in ((), observed):
+            want = learner.predict(query(0.4), TASK, CONFIGS, seen)
+            got = loaded.predict(query(0.4), TASK, CONFIGS, seen)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+        assert ([r.config for r in loaded.propose(query(0.4), TASK, observed, k=3)]
+                == [r.config for r in learner.propose(query(0.4), TASK, observed, k=3)])
+
+
+def test_seeds_are_reproducible_on_cpu(knowledge: MetaKnowledge,
+                                       learner: NeuralLearner) -> None:
+    again = NeuralLearner(**SMALL, device="cpu", random_state=0).fit(knowledge)
+    other = NeuralLearner(**SMALL, device="cpu", random_state=1).fit(knowledge)
+    want = learner.predict(query(0.6), TASK, CONFIGS)[0]
+    np.testing.assert_array_equal(again.predict(query(0.6), TASK, CONFIGS)[0], want)
+    assert not np.array_equal(other.predict(query(0.6), TASK, CONFIGS)[0], want)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_clear_error(knowledge: MetaKnowledge,
+                                            learner: NeuralLearner, tmp_path: Path) -> None:
+    with pytest.raises(DeviceError, match="device='cuda'"):
+        NeuralLearner(**SMALL, device="cuda").fit(knowledge)
+    loaded = NeuralLearner.load(learner.save(tmp_path), device="cuda")
+    with pytest.raises(DeviceError, match="no CUDA"):
+        loaded.recommend(query(0.5), TASK, k=1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_and_proposals(knowledge: MetaKnowledge, learner: NeuralLearner) -> None:
+    on_gpu = NeuralLearner(**SMALL, device="cuda", random_state=0).fit(knowledge)
+    net = on_gpu._task_runtime(TASK)["net"]
+    assert next(net.parameters()).device.type == "cuda"
+    assert on_gpu.tasks[TASK]["training"]["device"] == "cuda"
+    observed = [(CONFIGS[j], float(true_scores(0.5)[j])) for j in (2, 9, 30)]
+    recs = on_gpu.propose(query(0.5), TASK, observed, k=2, candidates=CONFIGS)
+    assert len(recs) == 2 and all(math.isfinite(r.predicted_score) for r in recs)
+    # a CPU learner loads the GPU-trained weights and agrees closely
+    auto = NeuralLearner.load(learner.save(Path("/tmp") / "neural_cuda_test"), device="auto")
+    mean, _ = auto.predict(query(0.5), TASK, CONFIGS)
+    np.testing.assert_allclose(mean, learner.predict(query(0.5), TASK, CONFIGS)[0], atol=1e-4)
+
+
+def test_invalid_parameters_name_the_parameter(knowledge: MetaKnowledge) -> None:
+    from automl_meta.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="steps"):
+        NeuralLearner(steps=0).fit(knowledge)
+    with pytest.raises(ConfigurationError, match="not fitted"):
+        NeuralLearner().recommend(query(0.5), TASK, k=1)
