@@ -255,7 +255,8 @@ def _record(db: Any, data: Dataset, metafeatures: Any, evaluations: list[Any],
     from automl_meta.metadb._record import record_evaluations
 
     store = db if isinstance(db, MetaDB) else MetaDB(db or user_db_url())
-    dataset_id = record_evaluations(store, data, evaluations, metafeatures)
+    rows_used = min(data.n_rows, SEARCH_MAX_ROWS)
+    dataset_id = record_evaluations(store, data, evaluations, metafeatures, rows_used)
     (best_id,) = store.add_configs(data.task, [result.best_config])
     return store.add_run(dataset_id, "fit", started_at,
                          datetime.now(timezone.utc).isoformat(timespec="seconds"), budget,

@@ -277,6 +277,19 @@ def db_train(
     console.print(f"trained on {choice['datasets']} datasets; auto strategy: {choice['auto']}")
 
 
+@db_app.command("upgrade")
+def db_upgrade(db: str | None = DB_OPTION) -> None:
+    """Migrate a meta-database to this version's schema (export a backup first)."""
+    from automl_meta.config import user_db_url
+    from automl_meta.metadb._migrations import upgrade
+
+    before, after = upgrade(db or user_db_url())
+    if before == after:
+        console.print(f"already at schema version {after}")
+    else:
+        console.print(f"upgraded from schema version {before} to {after}")
+
+
 @db_app.command("stats")
 def db_stats(
     db: str | None = DB_OPTION,
@@ -290,7 +303,7 @@ def db_stats(
     table = Table(title="meta-database")
     table.add_column("what")
     table.add_column("count", justify="right")
-    for key in ("datasets", "datasets_with_metafeatures", "configs", "evaluations",
+    for key in ("datasets", "datasets_evaluated", "datasets_with_metafeatures", "configs", "evaluations",
                 "failures", "runs", "bytes", "schema_version"):
         table.add_row(key, f"{stats[key]:,}")
     for algorithm, count in sorted(stats["configs_per_algorithm"].items()):
@@ -322,6 +335,61 @@ def db_import(
 
     result = import_bundle(_open_db(db), directory)
     console.print(f"imported {result}")
+
+
+@app.command()
+def serve(
+    db: str | None = DB_OPTION,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 "
+                             "for every interface: put TLS in front of it)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    token_file: Path | None = typer.Option(None, "--token-file", help="File of bearer "
+                                           "tokens, one per line (default: "
+                                           "$AUTOML_META_TOKEN). Without a token, no writes."),
+    read_token_required: bool = typer.Option(False, "--read-token-required/--open-reads",
+                                             help="Also require the token to read."),
+    max_upload_mb: float = typer.Option(64.0, "--max-upload-mb", min=0.001,
+                                        help="Largest dataset upload, in MiB."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Where uploads are "
+                                         "written while read (default: a private temp dir)."),
+    strategies: str | None = typer.Option(None, "--strategies", help="Comma-separated "
+                                          "strategies clients may ask for (default: all)."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log",
+                                    help="Log every request."),
+) -> None:
+    """Serve the meta-database over HTTP for a team (needs the serve extra)."""
+    import os
+
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise AutoMLMetaError(f"automl-meta serve needs the serve extra ({exc.name} is "
+                              "missing): pip install 'automl-meta[serve]'.") from exc
+    from automl_meta.service.app import ENV_PREFIX
+    from automl_meta.service.auth import load_tokens
+
+    tokens = load_tokens(None, token_file)  # a bad token file fails here, not in each worker
+    if read_token_required and not tokens:
+        raise typer.BadParameter("--read-token-required needs a token (AUTOML_META_TOKEN or "
+                                 "--token-file).")
+    store = _open_db(db)  # creates the schema once, before workers race to
+    settings = {"DB": store.url, "TOKEN_FILE": str(token_file.resolve()) if token_file else "",
+                "READ_TOKEN_REQUIRED": "1" if read_token_required else "",
+                "MAX_UPLOAD_BYTES": str(int(max_upload_mb * 2**20)),
+                "DATA_DIR": str(data_dir.resolve()) if data_dir else "",
+                "STRATEGIES": strategies or ""}
+    os.environ.update({ENV_PREFIX + name: value for name, value in settings.items()})
+    if not tokens:
+        err_console.print("[yellow]warning:[/] no token (AUTOML_META_TOKEN or --token-file): "
+                          "this server accepts no writes.")
+    console.print(f"serving {store._safe_url()} on http://{host}:{port} "
+                  f"({workers} worker{'s' if workers > 1 else ''})")
+    store.close()
+    # the import-string factory lets uvicorn start each worker process with its own app
+    uvicorn.run("automl_meta.service.app:create_app_from_env", factory=True, host=host,
+                port=port, workers=workers, access_log=access_log)
 
 
 def main() -> None:

@@ -190,7 +190,14 @@ def _score(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
            return_predictions: bool = False) -> dict[str, Any]:
     from automl_meta.space import build
 
-    classes = np.unique(dataset.y.to_numpy()) if dataset.task == "classification" else None
+    y = dataset.y.to_numpy()
+    classes = None
+    if dataset.task == "classification":
+        # models learn integer codes in the order of the sorted labels: the same classes in
+        # the same order, so the same models and scores, but no label can trip an estimator
+        # (scikit-learn's forests with class_weight="balanced" fail on labels such as "-1")
+        y = np.unique(y, return_inverse=True)[1].reshape(-1)
+        classes = np.arange(int(y.max()) + 1)
     oof = _empty_predictions(dataset, classes) if return_predictions else None
     fold_metrics: list[dict[str, float]] = []
     fit_seconds = predict_seconds = 0.0
@@ -199,9 +206,9 @@ def _score(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
         for train, test in protocol.splits(dataset):
             model = build(config, dataset, random_state=random_state)
             t0 = time.perf_counter()
-            model.fit(dataset.X.iloc[train], dataset.y.iloc[train])
+            model.fit(dataset.X.iloc[train], y[train])
             t1 = time.perf_counter()
-            X_test, y_test = dataset.X.iloc[test], dataset.y.to_numpy()[test]
+            X_test, y_test = dataset.X.iloc[test], y[test]
             y_pred = model.predict(X_test)
             wants_scores = _needs_scores(metrics) or return_predictions
             scores = (class_scores(model, X_test, classes)

@@ -138,6 +138,12 @@ def neural_search(learner: Any, metafeatures: pd.Series, task: str,
     return picks
 
 
+def neural_params(args: argparse.Namespace) -> dict[str, Any]:
+    import json
+
+    return {"steps": args.steps, "random_state": args.seed, **json.loads(args.neural)}
+
+
 def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any]]:
     from sklearn.model_selection import GroupKFold
 
@@ -158,8 +164,7 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
         fold_families = set(families[test])
         train = knowledge.without(families=fold_families)
         started = time.perf_counter()
-        learner = NeuralLearner(steps=args.steps, random_state=args.seed,
-                                progress=False).fit(train)
+        learner = NeuralLearner(**neural_params(args), progress=False).fit(train)
         fit_seconds.append(time.perf_counter() - started)
         knn_by_family: dict[str, Any] = {}
         for position in test:
@@ -182,20 +187,21 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
                 knn_by_family[family] = KNNLearner().fit(knowledge.without(families={family}))
             recs = knn_by_family[family].recommend(mf, task, k=len(matrix.configs))
             warm = [by_hash[h] for h in (config_hash(r.config) for r in recs) if h in by_hash]
-            tpe, knn_tpe = [], []
-            for seed in range(args.tpe_seeds):
-                tpe.append(curve(values, tpe_search(task, configs, encoded, values, n, seed), n))
-                knn_tpe.append(curve(values, tpe_search(task, configs, encoded, values, n, seed,
-                                                        warm[:KNN_WARM]), n))
-            curves["tpe"] = list(np.mean(tpe, axis=0))
-            curves["knn+tpe"] = list(np.mean(knn_tpe, axis=0))
+            if "tpe" in args.methods:
+                curves["tpe"] = list(np.mean([curve(values, tpe_search(
+                    task, configs, encoded, values, n, seed), n)
+                    for seed in range(args.tpe_seeds)], axis=0))
+            if "knn+tpe" in args.methods:
+                curves["knn+tpe"] = list(np.mean([curve(values, tpe_search(
+                    task, configs, encoded, values, n, seed, warm[:KNN_WARM]), n)
+                    for seed in range(args.tpe_seeds)], axis=0))
             if task in learner.tasks:
-                learner.finetune_steps = 10
                 curves["neural"] = curve(values, neural_search(
                     learner, mf, task, configs, values, n, by_hash), n)
-                learner.finetune_steps = 0
+                finetune_steps, learner.finetune_steps = learner.finetune_steps, 0
                 curves["neural/no-ft"] = curve(values, neural_search(
                     learner, mf, task, configs, values, n, by_hash), n)
+                learner.finetune_steps = finetune_steps
             for method, regrets in curves.items():
                 rows.append({**base, "method": method,
                              **{f"regret@{c}": regrets[c - 1] for c in CHECKPOINTS if c <= n}})
@@ -209,7 +215,7 @@ def speed(knowledge: Any, args: argparse.Namespace) -> dict[str, Any]:
     from automl_meta.metalearners.neural import NeuralLearner
 
     started = time.perf_counter()
-    learner = NeuralLearner(steps=args.steps, random_state=args.seed).fit(knowledge)
+    learner = NeuralLearner(**neural_params(args)).fit(knowledge)
     total = time.perf_counter() - started
     timings = []
     for task, matrix in knowledge.matrices.items():
@@ -294,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tpe-seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=2000, help="meta-training steps per task")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--neural", default="{}",
+                        help='other NeuralLearner parameters as JSON, e.g. \'{"hidden": 128}\'')
+    parser.add_argument("--methods", nargs="+", default=["tpe", "knn+tpe"],
+                        help="peers to run besides random and neural (tpe, knn+tpe)")
     parser.add_argument("--max-datasets", type=int, default=0)
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")

@@ -185,6 +185,23 @@ def test_class_scores_align_columns_with_every_class() -> None:
     assert proba[0, 0] > 0.9 and proba[1, 1] == pytest.approx(0.5) and proba[2, 1] > 0.99
 
 
+def test_labels_that_look_like_numbers(wine: Any) -> None:
+    # ARFF nominal labels such as "-1" made scikit-learn's forests with
+    # class_weight="balanced" fail; the scores must not depend on how labels are spelt
+    import pandas as pd
+
+    codes = wine.y.to_numpy().astype(int)
+    numeric_like = pd.Series(np.array(["-1", "-2", "0"])[codes], name="target")
+    letters = pd.Series(np.array(["a", "b", "c"])[codes], name="target")  # same sort order
+    config = {"algorithm": "random_forest", "params": {"class_weight": "balanced",
+                                                       "n_estimators": 50}}
+    results = [evaluate(config, load_dataset((wine.X, y), task="classification"),
+                        protocol="cv3") for y in (numeric_like, letters)]
+    assert [r.status for r in results] == ["ok", "ok"], results[0].error
+    assert results[0].metrics == results[1].metrics
+    assert results[0].score > 0.9
+
+
 # --------------------------------------------------------------------------- protocols
 
 

@@ -123,6 +123,37 @@ def test_a_store_of_another_schema_version_is_refused(db_url: str) -> None:
         MetaDB(db_url)
 
 
+def _downgrade_to_v1(url: str) -> None:
+    """Turn a fresh store into what schema version 1 wrote (no evaluation.n_rows_used)."""
+    db = MetaDB(url)
+    dataset_id = db.add_dataset("d", "fp", "classification", 10, 2, 2)
+    (config_id,) = db.add_configs("classification", [default_config("knn")])
+    db.add_evaluations(dataset_id, [{"config_id": config_id, "protocol": "cv3:s0",
+                                     "status": "ok", "score": 0.7}])
+    with db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE evaluation DROP COLUMN n_rows_used"))
+        conn.execute(s.schema_version.delete())
+        conn.execute(s.schema_version.insert().values(version=1, applied_at="x"))
+    db.close()
+
+
+def test_an_old_store_is_refused_until_upgraded_then_keeps_its_data(db_url: str) -> None:
+    from automl_meta.metadb._migrations import upgrade
+
+    _downgrade_to_v1(db_url)
+    with pytest.raises(SchemaVersionError, match="automl-meta db upgrade"):
+        MetaDB(db_url)
+    assert upgrade(db_url) == (1, s.SCHEMA_VERSION)
+    assert upgrade(db_url) == (s.SCHEMA_VERSION, s.SCHEMA_VERSION)
+    db = MetaDB(db_url)
+    assert db.table("evaluation")["score"].tolist() == [0.7]
+    dataset_id = db.add_dataset("e", "fp2", "classification", 10, 2, 2)
+    (config_id,) = db.add_configs("classification", [default_config("knn")])
+    db.add_evaluations(dataset_id, [{"config_id": config_id, "protocol": "cv3:s0",
+                                     "status": "ok", "score": 0.8, "n_rows_used": 10}])
+    assert db.table("evaluation")["n_rows_used"].tolist()[-1] == 10
+
+
 def test_a_bad_url_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(MetaDBError, match="Could not open"):
         MetaDB("postgresql+psycopg://nobody:x@127.0.0.1:1/none")

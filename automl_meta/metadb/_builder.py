@@ -136,7 +136,7 @@ def run_chunk(db_url: str, path: str, dataset_id: int, config_ids: list[int],
             "config_id": config_id, "protocol": protocol.key, "status": result.status,
             "score": result.score, "metrics": result.metrics,
             "fit_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds,
-            "error": result.error,
+            "error": result.error, "n_rows_used": sample.n_rows,
         }])
         counts["ok" if result.ok else "failed"] += 1
     db.close()

@@ -45,7 +45,9 @@ def export_bundle(db: MetaDB, directory: str | Path, command: str = "",
         "builder_version": __version__,
         "created_at": now(),
         "command": command,
-        "counts": {k: stats[k] for k in ("datasets", "configs", "evaluations", "failures")},
+        "counts": {k: stats[k] for k in ("datasets", "datasets_evaluated",
+                                          "datasets_with_metafeatures", "configs",
+                                          "evaluations", "failures")},
         "datasets": sorted(datasets["name"].tolist()),
         "algorithms": sorted(stats["configs_per_algorithm"]),
         "files": files,
@@ -128,7 +130,7 @@ def import_bundle(db: MetaDB, directory: str | Path) -> dict[str, int]:
             "status": r["status"], "score": r["score"],
             "metrics": {m: r[m] for m in s.METRIC_COLUMNS},
             "fit_seconds": r["fit_seconds"], "predict_seconds": r["predict_seconds"],
-            "error": r["error"],
+            "error": r["error"], "n_rows_used": r.get("n_rows_used"),
         } for r in group.to_dict("records")]
         for start in range(0, len(rows), 500):
             db.add_evaluations(dataset_ids[int(dataset_id)], rows[start:start + 500])

@@ -24,9 +24,10 @@ def record_dataset(db: MetaDB, dataset: Dataset, metafeatures: Any = None) -> in
 
 
 def record_evaluations(db: MetaDB, dataset: Dataset, evaluations: Iterable[Any],
-                       metafeatures: Any = None) -> int:
+                       metafeatures: Any = None, n_rows_used: int | None = None) -> int:
     """Store :class:`~automl_meta.evaluation.Evaluation` results of ``dataset``.
 
+    ``n_rows_used`` says on how many rows they were computed when that was a subsample.
     Returns the dataset id. Cells already present (same configuration and protocol) are
     kept as they were, so recording twice never double-counts.
     """
@@ -36,6 +37,7 @@ def record_evaluations(db: MetaDB, dataset: Dataset, evaluations: Iterable[Any],
     db.add_evaluations(dataset_id, [
         {"config_id": cid, "protocol": e.protocol, "status": e.status, "score": e.score,
          "metrics": e.metrics, "fit_seconds": e.fit_seconds,
-         "predict_seconds": e.predict_seconds, "error": e.error}
+         "predict_seconds": e.predict_seconds, "error": e.error,
+         "n_rows_used": n_rows_used}
         for cid, e in zip(config_ids, evaluations, strict=True)])
     return dataset_id

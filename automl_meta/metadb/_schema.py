@@ -15,7 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 METRIC_COLUMNS = ("balanced_accuracy", "accuracy", "roc_auc", "log_loss", "r2", "rmse", "mae")
 
 metadata = MetaData()
@@ -79,6 +79,7 @@ evaluation = Table(
     Column("fit_seconds", Float, nullable=False, default=0.0),
     Column("predict_seconds", Float, nullable=False, default=0.0),
     Column("error", Text, nullable=True),
+    Column("n_rows_used", Integer, nullable=True),
     Column("created_at", String(32), nullable=False),
     Column("host", String(255), nullable=False, default=""),
     UniqueConstraint("dataset_id", "config_id", "protocol", name="uq_evaluation_cell"),

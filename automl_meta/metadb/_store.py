@@ -177,6 +177,7 @@ class MetaDB:
                 "fit_seconds": float(row.get("fit_seconds") or 0.0),
                 "predict_seconds": float(row.get("predict_seconds") or 0.0),
                 "error": (row.get("error") or None) and str(row["error"])[:500],
+                "n_rows_used": _int_or_none(row.get("n_rows_used")),
                 "created_at": now(), "host": host,
             })
         if clean:
@@ -234,6 +235,8 @@ class MetaDB:
                 "evaluations": count(s.evaluation),
                 "failures": count(s.evaluation, s.evaluation.c.status != "ok"),
                 "runs": count(s.run), "datasets_with_metafeatures": with_mf,
+                "datasets_evaluated": int(conn.execute(select(func.count(func.distinct(
+                    s.evaluation.c.dataset_id)))).scalar_one()),
                 "configs_per_algorithm": {k: int(v) for k, v in per_algorithm.items()},
                 "evaluations_by_status": {k: int(v) for k, v in by_status.items()},
             }
@@ -261,6 +264,11 @@ def _finite_or_none(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if number == number and abs(number) != float("inf") else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    number = _finite_or_none(value)
+    return None if number is None else int(number)
 
 
 def _make_engine(url: str) -> Engine:

@@ -16,7 +16,7 @@ LEARNERS = {"knn": KNNLearner, "portfolio": PortfolioLearner, "ranker": RankerLe
 
 
 def load_learner(path: str | Path) -> MetaLearner:
-    """Load a saved learner (``knn.json``, ``portfolio.json``, ``ranker.json``, ``neural.json``)."""
+    """Load a saved learner (``knn.json``, ``portfolio.json``, ``ranker.json``, ...)."""
     learner = MetaLearner.load(path)
     if isinstance(learner, RankerLearner):
         RankerLearner.load_models(learner, Path(path).parent)

@@ -35,6 +35,8 @@ Observation = tuple[dict[str, Any], float | None]
 _NET_KEYS = ("hidden", "depth", "embedding")
 _TRAIN_KEYS = ("steps", "batch_size", "max_support", "n_query", "learning_rate",
                "weight_decay", "time_budget")
+_OTHER_KEYS = ("calibration", "finetune_steps", "finetune_lr", "xi", "extra_candidates",
+               "device", "threads", "random_state")
 
 
 class NeuralLearner(MetaLearner):
@@ -55,6 +57,8 @@ class NeuralLearner(MetaLearner):
         max_support, n_query: largest support set and query size of an episode.
         learning_rate, weight_decay: AdamW settings of meta-training.
         time_budget: optional cap in seconds on the whole meta-training (split over tasks).
+        calibration: fraction of the datasets (whole families) held out of the first
+            training stage to calibrate how far the GP trusts the mean network (0: none).
         finetune_steps, finetune_lr: Adam steps and rate of the per-dataset fine-tuning.
         xi: expected-improvement margin (larger explores more).
         extra_candidates: configurations sampled from the space into the candidate pool.
@@ -66,15 +70,17 @@ class NeuralLearner(MetaLearner):
 
     Example:
         >>> learner = NeuralLearner(steps=500).fit(knowledge)  # doctest: +SKIP
-        >>> learner.propose(metafeatures, "classification", observed=[(config, 0.81)])  # doctest: +SKIP
+        >>> trials = [(config, 0.81)]  # doctest: +SKIP
+        >>> learner.propose(metafeatures, "classification", trials, k=1)  # doctest: +SKIP
     """
 
     name = "neural"
 
     def __init__(self, hidden: int = 64, depth: int = 2, embedding: int = 16,
                  steps: int = 2000, batch_size: int = 16, max_support: int = 32,
-                 n_query: int = 32, learning_rate: float = 2e-3, weight_decay: float = 1e-4,
-                 time_budget: float | None = None, finetune_steps: int = 10,
+                 n_query: int = 32, learning_rate: float = 5e-3, weight_decay: float = 1e-4,
+                 time_budget: float | None = None, calibration: float = 0.2,
+                 finetune_steps: int = 10,
                  finetune_lr: float = 1e-3, xi: float = 0.0, extra_candidates: int = 300,
                  device: str = "auto", threads: int | None = 1, random_state: int = 0,
                  progress: bool | None = None) -> None:
@@ -88,6 +94,7 @@ class NeuralLearner(MetaLearner):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.time_budget = time_budget
+        self.calibration = calibration
         self.finetune_steps = finetune_steps
         self.finetune_lr = finetune_lr
         self.xi = xi
@@ -107,7 +114,12 @@ class NeuralLearner(MetaLearner):
         import torch
 
         from automl_meta.metalearners.neural.model import SurrogateNet, cpu_threads
-        from automl_meta.metalearners.neural.train import TaskTensors, TrainSettings, meta_train
+        from automl_meta.metalearners.neural.train import (
+            TaskTensors,
+            TrainSettings,
+            holdout_families,
+            meta_train,
+        )
         from automl_meta.space.torch_mlp import resolve_device
 
         self._check_params()
@@ -122,8 +134,10 @@ class NeuralLearner(MetaLearner):
             frame = knowledge.metafeatures.loc[matrix.datasets]
             scaler = FeatureScaler().fit(frame)
             configs = [knowledge.config(c) for c in matrix.configs]
+            holdout = holdout_families(knowledge.datasets.loc[matrix.datasets, "family"],
+                                       self.calibration, self.random_state + offset)
             data = TaskTensors.build(scaler.transform(frame), encode_configs(configs, task),
-                                     matrix.normalised, device)
+                                     matrix.normalised, device, holdout)
             if data.n_datasets == 0:
                 continue
             sizes = {"n_features": len(scaler.columns), "n_config": data.configs.shape[1]}
@@ -158,6 +172,9 @@ class NeuralLearner(MetaLearner):
             value = getattr(self, key)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{key}={value!r} must be a positive integer.")
+        if not 0 <= self.calibration < 1:
+            raise ConfigurationError(
+                f"calibration={self.calibration!r} must be a fraction in [0, 1).")
         if self.max_support < 0 or self.finetune_steps < 0 or self.extra_candidates < 0:
             raise ConfigurationError(
                 f"max_support={self.max_support!r}, finetune_steps={self.finetune_steps!r} "
@@ -353,9 +370,7 @@ class NeuralLearner(MetaLearner):
     # -- persistence ----------------------------------------------------------------------
 
     def _params(self) -> dict[str, Any]:
-        keys = (*_NET_KEYS, *_TRAIN_KEYS, "finetune_steps", "finetune_lr", "xi",
-                "extra_candidates", "device", "threads", "random_state")
-        return {key: getattr(self, key) for key in keys}
+        return {key: getattr(self, key) for key in (*_NET_KEYS, *_TRAIN_KEYS, *_OTHER_KEYS)}
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = dict(self._arrays)

@@ -14,7 +14,8 @@ Given observations on a dataset, the prediction is the GP posterior with prior m
 The ``va m m' + vb`` terms are a Gaussian prior over an unknown slope and offset between
 ``m`` and the observed scores, integrated out: observed scores are normalised only within
 the observed set (the best *known* score on a new dataset is unknown), so their scale
-differs from ``m``'s and the posterior must not care. All GP algebra runs in float32, batched over episodes.
+differs from ``m``'s and the posterior must not care. All GP algebra runs in float32,
+batched over episodes.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,17 +42,25 @@ class TaskTensors:
     configs: torch.Tensor
     scores: torch.Tensor
     evaluated: torch.Tensor
+    holdout: torch.Tensor | None = None
 
     @classmethod
     def build(cls, features: np.ndarray, configs: np.ndarray, normalised: np.ndarray,
-              device: torch.device) -> TaskTensors:
+              device: torch.device, holdout: np.ndarray | None = None) -> TaskTensors:
+        """Datasets with fewer than two evaluations are dropped; ``holdout`` marks the
+        datasets kept out of the first training stage (see :func:`meta_train`)."""
         evaluated = np.isfinite(normalised)
         keep = evaluated.sum(axis=1) >= MIN_EVALUATED
         as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=device)  # noqa: E731
         return cls(as_tensor(features[keep].astype(np.float32)),
                    as_tensor(configs.astype(np.float32)),
                    as_tensor(np.nan_to_num(normalised[keep], nan=0.0).astype(np.float32)),
-                   as_tensor(evaluated[keep]))
+                   as_tensor(evaluated[keep]),
+                   None if holdout is None else as_tensor(np.asarray(holdout, bool)[keep]))
+
+    def subset(self, rows: torch.Tensor) -> TaskTensors:
+        return TaskTensors(self.features[rows], self.configs, self.scores[rows],
+                           self.evaluated[rows])
 
     @property
     def n_datasets(self) -> int:
@@ -72,7 +81,7 @@ class TrainSettings:
     batch_size: int = 16
     max_support: int = 32
     n_query: int = 32
-    learning_rate: float = 2e-3
+    learning_rate: float = 5e-3
     weight_decay: float = 1e-4
     mean_loss_weight: float = 1.0
     time_budget: float | None = None
@@ -143,48 +152,117 @@ def support_sizes(settings: TrainSettings, n_configs: int, rng: np.random.Genera
     return np.clip(sizes, 0, top)
 
 
+CALIBRATED = ("raw_config_scale", "raw_embed_scale", "raw_noise", "raw_slope_var",
+              "raw_offset_var", "prior_slope", "prior_offset")
+
+
 def meta_train(net: SurrogateNet, data: TaskTensors, settings: TrainSettings, seed: int = 0,
                progress: bool | None = None, description: str = "meta-training") -> TrainReport:
-    """Train ``net`` in place on episodes from ``data``; reproducible on CPU for a seed."""
+    """Train ``net`` in place on episodes from ``data``; reproducible on CPU for a seed.
+
+    When ``data.holdout`` marks some datasets (whole families), training has three stages:
+
+    1. everything is trained on the other datasets for ``settings.steps``;
+    2. the GP's scalar hyper-parameters (how much to trust the mean network, the kernel's
+       and the noise's scales) are fitted on episodes of the held-out datasets alone, the
+       networks frozen: on datasets it has seen, the mean network is far more accurate than
+       on a new one, and hyper-parameters fitted there would trust it blindly;
+    3. the networks train on all datasets for ``settings.steps // 2``, those scalars frozen.
+    """
     device = data.scores.device
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    sizes = support_sizes(settings, data.configs.shape[0], rng, settings.steps)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.learning_rate,
-                                  weight_decay=settings.weight_decay)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(settings.steps, 1))
-    autocast = settings.amp and device.type == "cuda" and torch.cuda.is_bf16_supported()
+    holdout = data.holdout
+    staged = holdout is not None and bool(holdout.any()) and not bool(holdout.all())
+    stages = ([(data.subset(~holdout), settings.steps, ()),
+               (data.subset(holdout), CALIBRATION_STEPS, CALIBRATED),
+               (data, settings.steps // 2, CALIBRATED)] if staged
+              else [(data, settings.steps, ())])
     report = TrainReport()
     started = time.perf_counter()
-    running = torch.zeros((), device=device)
     show = sys.stderr.isatty() if progress is None else progress
-    bar = _progress_bar(show, description, settings.steps)
-    net.train()
-    for step in range(settings.steps):
-        episodes = sample_episodes(data, settings.batch_size, int(sizes[step]), settings.n_query,
-                                   generator)
-        loss = episode_loss(net, episodes, settings.mean_loss_weight, autocast)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
-        optimiser.step()
-        schedule.step()
-        running = running + loss.detach()
-        report.steps = step + 1
-        if report.steps % PROGRESS_EVERY == 0:
-            report.losses.append(float(running) / PROGRESS_EVERY)  # the only host sync
-            running.zero_()
-            if bar is not None:
-                bar.update(PROGRESS_EVERY, loss=report.losses[-1])
-            if (settings.time_budget is not None
-                    and time.perf_counter() - started > settings.time_budget):
-                break
+    bar = _progress_bar(show, description, sum(steps for _, steps, _ in stages))
+    budget = settings.time_budget
+    for index, (part, steps, names) in enumerate(stages):
+        calibrating = index == 1
+        chosen = [p for n, p in net.named_parameters() if (n in names) == calibrating]
+        frozen = [p for n, p in net.named_parameters() if (n in names) != calibrating]
+        for parameter in frozen:
+            parameter.requires_grad_(False)
+        deadline = None
+        if budget is not None and not calibrating:
+            deadline = started + budget * (0.6 if index == 0 and staged else 1.0)
+        try:
+            _train_stage(net, part, settings, chosen, steps, rng, generator, report, bar,
+                         calibrating, deadline)
+        finally:
+            for parameter in frozen:
+                parameter.requires_grad_(True)
     if bar is not None:
         bar.close()
     net.eval()
     report.seconds = time.perf_counter() - started
     return report
+
+
+CALIBRATION_STEPS = 200
+CALIBRATION_LR = 0.02
+
+
+def _train_stage(net: SurrogateNet, data: TaskTensors, settings: TrainSettings,
+                 parameters: list[torch.nn.Parameter], steps: int, rng: np.random.Generator,
+                 generator: torch.Generator, report: TrainReport, bar: _ProgressBar | None,
+                 calibrating: bool, deadline: float | None) -> None:
+    device = data.scores.device
+    sizes = support_sizes(settings, data.configs.shape[0], rng, steps)
+    if calibrating:
+        # only conditioning on a support exercises the calibrated scalars
+        sizes = np.maximum(sizes, 1)
+        optimiser: torch.optim.Optimizer = torch.optim.Adam(parameters, lr=CALIBRATION_LR)
+    else:
+        optimiser = torch.optim.AdamW(parameters, lr=settings.learning_rate,
+                                      weight_decay=settings.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1))
+    autocast = settings.amp and device.type == "cuda" and torch.cuda.is_bf16_supported()
+    weight = 0.0 if calibrating else settings.mean_loss_weight
+    running = torch.zeros((), device=device)
+    net.train()
+    for step in range(steps):
+        episodes = sample_episodes(data, settings.batch_size, int(sizes[step]), settings.n_query,
+                                   generator)
+        loss = episode_loss(net, episodes, weight, autocast)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 10.0)
+        optimiser.step()
+        schedule.step()
+        running = running + loss.detach()
+        report.steps += 1
+        if (step + 1) % PROGRESS_EVERY == 0:
+            report.losses.append(float(running) / PROGRESS_EVERY)  # the only host sync
+            running.zero_()
+            if bar is not None:
+                bar.update(PROGRESS_EVERY, loss=report.losses[-1])
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+
+
+def holdout_families(families: Sequence[str], fraction: float, seed: int) -> np.ndarray:
+    """Mark whole families, in a seeded random order, until ``fraction`` of the datasets are
+    marked (at least one, and never all but one); nothing when there are under 5 datasets."""
+    families = np.asarray(families, dtype=object)
+    marked = np.zeros(len(families), dtype=bool)
+    if fraction <= 0 or len(families) < 5:
+        return marked
+    unique = sorted(set(families))
+    for family in np.random.default_rng(seed).permutation(len(unique)):
+        if marked.mean() >= fraction:
+            break
+        candidate = marked | (families == unique[family])
+        if (~candidate).sum() >= 2:
+            marked = candidate
+    return marked
 
 
 def validation_loss(net: SurrogateNet, data: TaskTensors, settings: TrainSettings,

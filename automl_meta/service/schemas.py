@@ -1,0 +1,220 @@
+"""The request and response bodies of the service (pydantic models).
+
+Bounds mirror the meta-database's columns (a name fits ``String(255)``, a meta-feature name
+``String(128)``, counts fit a 32-bit integer), so a request the models accept never fails
+later in the database with a server error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+Task = Literal["classification", "regression"]
+Strategy = Literal["auto", "knn", "portfolio", "ranker", "neural"]
+Status = Literal["ok", "timeout", "memout", "error"]
+MetricName = Literal["balanced_accuracy", "accuracy", "roc_auc", "log_loss", "r2", "rmse",
+                     "mae"]
+
+MAX_INT32 = 2**31 - 1
+MAX_METAFEATURES = 5_000
+MAX_EVALUATIONS = 5_000
+MAX_K = 1_000
+
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL; say so instead of failing later
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return value
+
+
+def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802  (a type factory)
+    """A string stored in the meta-database: bounded, without NUL characters."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
+                     AfterValidator(_no_nul)]
+
+
+MetaFeatureName = Text(128, 1)
+ParamName = Text(64, 1)
+ParamValue = Text(256) | bool | int | float | None
+Seconds = Annotated[float, Field(ge=0.0, le=1e9, allow_inf_nan=False)]
+MetaFeatureValues = Annotated[
+    dict[MetaFeatureName, float | None],
+    Field(max_length=MAX_METAFEATURES, description="Meta-feature values by name; null (or a "
+          "missing name) means not available."),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecommendRequest(_Strict):
+    """Recommend configurations for a dataset described by its meta-features."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "metafeatures": {"nr_inst": 150.0, "nr_attr": 4.0, "nr_class": 3.0,
+                         "class_ent": 1.585}, "task": "classification", "k": 3,
+        "strategy": "auto"}]})
+
+    metafeatures: MetaFeatureValues
+    task: Task
+    k: int = Field(10, ge=1, le=MAX_K, description="How many recommendations.")
+    strategy: Strategy = "auto"
+
+
+class RecommendUploadFields(_Strict):
+    """The form fields that come with a dataset uploaded to ``POST /v1/recommend``."""
+
+    target: Text(255) | None = None
+    task: Task | None = None
+    k: int = Field(10, ge=1, le=MAX_K)
+    strategy: Strategy = "auto"
+
+
+class RecommendationOut(BaseModel):
+    """One recommended configuration (the fields of ``automl_meta.Recommendation``)."""
+
+    algorithm: str
+    params: dict[str, Any]
+    predicted_score: float | None
+    strategy: str
+    why: str
+    rank: int
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatasetOut(BaseModel):
+    """What the server found in an uploaded dataset."""
+
+    name: str
+    fingerprint: str
+    task: Task
+    n_rows: int
+    n_features: int
+    n_classes: int
+
+
+class RecommendResponse(BaseModel):
+    """Recommendations, best first."""
+
+    task: Task
+    recommendations: list[RecommendationOut]
+    dataset: DatasetOut | None = None
+
+
+class MetaFeaturesResponse(BaseModel):
+    """The meta-features of an uploaded dataset."""
+
+    dataset: DatasetOut
+    extractor_version: str
+    metafeatures: dict[str, float | None]
+    seconds: dict[str, float]
+    groups: dict[str, str]
+
+
+class DatasetIn(_Strict):
+    """The dataset the recorded evaluations were made on (as ``automl_meta.Dataset``)."""
+
+    name: Text(255, 1)
+    fingerprint: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,64}$")] = Field(
+        description="The content fingerprint of automl_meta.load_dataset (hex).")
+    task: Task
+    n_rows: int = Field(ge=1, le=MAX_INT32)
+    n_features: int = Field(ge=0, le=MAX_INT32)
+    n_classes: int = Field(0, ge=0, le=MAX_INT32)
+    source: Text(1_000) = ""
+
+
+class ConfigIn(_Strict):
+    """A configuration: an algorithm of the space and its hyperparameters."""
+
+    algorithm: Text(64, 1)
+    params: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=100)
+
+
+class EvaluationIn(_Strict):
+    """One evaluation result (as ``automl_meta.Evaluation``)."""
+
+    config: ConfigIn
+    protocol: Text(32, 1) = Field(
+        description="cvK or holdoutF, optionally with :sSEED (e.g. cv5, cv3:s1).")
+    status: Status
+    score: float | None = Field(None, description="The primary metric; default: "
+                                "balanced_accuracy or r2 from metrics.")
+    metrics: dict[MetricName, float | None] = Field(default_factory=dict)
+    fit_seconds: Seconds = 0.0
+    predict_seconds: Seconds = 0.0
+    error: Text(10_000) | None = None
+
+
+class RecordRequest(_Strict):
+    """Evaluation results to add to the shared meta-database (idempotent)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "dataset": {"name": "iris", "fingerprint": "471dc77efc19eaa9216d3a4371ebf327",
+                    "task": "classification", "n_rows": 150, "n_features": 4, "n_classes": 3},
+        "metafeatures": {"nr_inst": 150.0, "nr_attr": 4.0}, "extractor_version": "1",
+        "evaluations": [{"config": {"algorithm": "knn", "params": {
+            "n_neighbors": 7, "weights": "distance", "p": 2}}, "protocol": "cv5",
+            "status": "ok", "metrics": {"balanced_accuracy": 0.96}, "fit_seconds": 0.01}]}]})
+
+    dataset: DatasetIn
+    metafeatures: MetaFeatureValues = Field(default_factory=dict)
+    metafeature_seconds: dict[MetaFeatureName, Seconds] = Field(
+        default_factory=dict, max_length=MAX_METAFEATURES)
+    extractor_version: Text(32, 1) | None = (
+        Field(None, description="EXTRACTOR_VERSION of the meta-features; required with them.")
+    )
+    evaluations: list[EvaluationIn] = Field(min_length=1, max_length=MAX_EVALUATIONS)
+
+
+class RecordResponse(BaseModel):
+    """Where the results went."""
+
+    dataset_id: int
+    config_ids: list[int]
+    evaluations: int = Field(description="Evaluations received; cells already present "
+                             "were kept as they were.")
+    metafeatures_stored: bool
+
+
+class HealthResponse(BaseModel):
+    """Liveness and the store's reachability."""
+
+    status: Literal["ok"]
+    version: str
+    schema_version: int
+
+
+class StatsResponse(BaseModel):
+    """The coverage counts of the store (``MetaDB.stats()``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    datasets: int
+    configs: int
+    evaluations: int
+    failures: int
+    runs: int
+    datasets_with_metafeatures: int
+    configs_per_algorithm: dict[str, int]
+    evaluations_by_status: dict[str, int]
+    bytes: int
+    schema_version: int
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a message saying what was wrong and what to do."""
+
+    detail: Any
+    error: str
+    message: str
