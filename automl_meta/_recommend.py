@@ -104,7 +104,7 @@ class Recommender:
         return recs
 
 
-_CACHE: dict[tuple[str, str, int], Recommender] = {}
+_CACHE: dict[tuple[str, str, tuple[int, int, int]], Recommender] = {}
 
 
 def get_recommender(db: Any = None, shipped: str | Path | None = None) -> Recommender:
@@ -113,7 +113,7 @@ def get_recommender(db: Any = None, shipped: str | Path | None = None) -> Recomm
 
     store = db if isinstance(db, MetaDB) else MetaDB(db or user_db_url())
     shipped_dir = Path(shipped) if shipped is not None else shipped_meta_db_dir()
-    key = (store.url, str(shipped_dir), store.stats()["evaluations"])
+    key = (store.url, str(shipped_dir), store.change_token())
     if key not in _CACHE:
         _CACHE.clear()
         _CACHE[key] = Recommender.load(store, shipped_dir)
@@ -128,6 +128,7 @@ def recommend(
     target: str | None = None,
     task: str | None = None,
     metafeatures: Mapping[str, float] | pd.Series | None = None,
+    server: str | None = None,
 ) -> list[Recommendation]:
     """Recommend ``k`` configurations for ``dataset``, best first, each with its reason.
 
@@ -142,6 +143,9 @@ def recommend(
             always layered underneath.
         target, task: passed to ``load_dataset``.
         metafeatures: precomputed meta-features (skips the extraction).
+        server: URL of a team's ``automl-meta serve`` (token from ``$AUTOML_META_TOKEN``
+            when reading needs one). The meta-features are computed here and only they are
+            sent; the server answers from its own store, so ``db`` must not be given.
 
     Example:
         >>> recs = recommend("sklearn:breast_cancer", k=3)  # doctest: +SKIP
@@ -161,6 +165,15 @@ def recommend(
             raise ConfigurationError("With precomputed metafeatures, pass task='classification'"
                                      " or task='regression'.")
         task = load_dataset(dataset, target=target).task
+    if server is not None:
+        if db is not None:
+            raise ConfigurationError("Pass db= or server=, not both: a server recommends "
+                                     "from its own meta-database.")
+        from automl_meta.service import Client
+
+        with Client(server) as client:
+            return client.recommend(metafeatures=metafeatures, task=task, k=k,
+                                    strategy=strategy)
     recs = get_recommender(db).recommend(metafeatures, task, k=k, strategy=strategy)
     elapsed = time.perf_counter() - started
     for rec in recs:

@@ -303,7 +303,8 @@ def db_stats(
     table = Table(title="meta-database")
     table.add_column("what")
     table.add_column("count", justify="right")
-    for key in ("datasets", "datasets_evaluated", "datasets_with_metafeatures", "configs", "evaluations",
+    for key in ("datasets", "datasets_evaluated", "datasets_with_metafeatures", "configs",
+                "evaluations",
                 "failures", "runs", "bytes", "schema_version"):
         table.add_row(key, f"{stats[key]:,}")
     for algorithm, count in sorted(stats["configs_per_algorithm"].items()):

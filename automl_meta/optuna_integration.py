@@ -136,7 +136,8 @@ class MetaSampler(BaseSampler):
     """
 
     def __init__(self, dataset_or_metafeatures: Any = None, n_startup: int = 10,
-                 fallback: BaseSampler | None = None, strategy: str = "auto", seed: int | None = None,
+                 fallback: BaseSampler | None = None, strategy: str = "auto",
+                 seed: int | None = None,
                  task: str | None = None, db: Any = None, param_map: ParamMap | None = None,
                  recommendations: list[Recommendation] | None = None) -> None:
         if n_startup < 0:

@@ -105,7 +105,8 @@ def test_meta_training_reduces_the_query_loss(knowledge: MetaKnowledge) -> None:
     data = TaskTensors.build(scaler.transform(frame), configs, matrix.normalised,
                              torch.device("cpu"))
     torch.manual_seed(0)
-    net = SurrogateNet(len(scaler.columns), configs.shape[1], hidden=32, embedding=8)
+    net = SurrogateNet(len(scaler.columns), configs.shape[1], n_algorithms=7, hidden=32,
+                       embedding=8)
     settings = TrainSettings(steps=300, batch_size=8, max_support=12, n_query=12,
                              learning_rate=1e-2)
     with cpu_threads(torch.device("cpu"), 1):
@@ -210,13 +211,16 @@ def test_save_load_round_trip_gives_identical_predictions(learner: NeuralLearner
                 == [r.config for r in learner.propose(query(0.4), TASK, observed, k=3)])
 
 
-def test_seeds_are_reproducible_on_cpu(knowledge: MetaKnowledge,
-                                       learner: NeuralLearner) -> None:
-    again = NeuralLearner(**SMALL, device="cpu", random_state=0).fit(knowledge)
-    other = NeuralLearner(**SMALL, device="cpu", random_state=1).fit(knowledge)
-    want = learner.predict(query(0.6), TASK, CONFIGS)[0]
-    np.testing.assert_array_equal(again.predict(query(0.6), TASK, CONFIGS)[0], want)
-    assert not np.array_equal(other.predict(query(0.6), TASK, CONFIGS)[0], want)
+def test_seeds_are_reproducible_on_cpu(knowledge: MetaKnowledge) -> None:
+    quick = {**SMALL, "steps": 60, "device": "cpu"}
+    first = NeuralLearner(**quick, random_state=0).fit(knowledge)
+    again = NeuralLearner(**quick, random_state=0).fit(knowledge)
+    other = NeuralLearner(**quick, random_state=1).fit(knowledge)
+    observed = [(CONFIGS[j], float(true_scores(0.6)[j])) for j in (2, 11, 25)]
+    for seen in ((), observed):
+        want = first.predict(query(0.6), TASK, CONFIGS, seen)[0]
+        np.testing.assert_array_equal(again.predict(query(0.6), TASK, CONFIGS, seen)[0], want)
+        assert not np.array_equal(other.predict(query(0.6), TASK, CONFIGS, seen)[0], want)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

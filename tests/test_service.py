@@ -297,6 +297,11 @@ def test_recording_with_the_token_is_idempotent(client: TestClient, store: MetaD
     rows = store.table("evaluation").tail(2)
     assert sorted(rows["protocol"]) == ["cv3:s0", "cv3:s0"]  # normalised like evaluate()
     assert sorted(rows["score"]) == pytest.approx([0.90, 0.91])
+    assert rows["n_rows_used"].isna().all()
+    payload["dataset"]["fingerprint"] = "0" * 32
+    payload["evaluations"][0]["n_rows_used"] = 100
+    assert client.post("/v1/evaluations", json=payload, headers=auth()).status_code == 200
+    assert store.table("evaluation").iloc[-2]["n_rows_used"] == 100
     # the server's recommendations see the new evaluations at once, as the library does
     mf = features["classification"]
     response = client.post("/v1/recommend", json={
@@ -395,17 +400,17 @@ def test_oversized_bodies_are_413(store: MetaDB, data_dir: Path) -> None:
 def test_upload_names_cannot_escape_the_data_directory(
         client: TestClient, data_dir: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import automl_meta.service.app as service_app
+    import automl_meta.service.backend as service_backend
 
     written: list[Path] = []
-    save = service_app.save_upload
+    save = service_backend.save_upload
 
     def spy(*args: Any, **kwargs: Any) -> Path:
         path = save(*args, **kwargs)
         written.append(path)
         return path
 
-    monkeypatch.setattr(service_app, "save_upload", spy)
+    monkeypatch.setattr(service_backend, "save_upload", spy)
     content = (PMLB / "analcatdata_aids.tsv.gz").read_bytes()
     before = set(tmp_path.rglob("*"))
     for name in ("../../etc/passwd.tsv.gz", "..\\..\\windows\\evil.tsv.gz",
@@ -565,6 +570,21 @@ def test_client_against_a_live_server(live_url: str, store: MetaDB) -> None:
         nowhere.health()
 
 
+def test_recommend_with_server_asks_the_server(live_url: str, store: MetaDB,
+                                               features: dict[str, Any]) -> None:
+    import inspect
+
+    if "server" not in inspect.signature(recommend).parameters:
+        pytest.skip("automl_meta.recommend(server=...) is not there yet")
+    mf = features["classification"]
+    remote = recommend(metafeatures=mf, task="classification", k=3, server=live_url)
+    local = recommend(metafeatures=mf, task="classification", k=3, db=store)
+    assert comparable(remote) == comparable(local)
+    path = PMLB / "1027_ESL.tsv.gz"  # extracted here; only the meta-features travel
+    assert comparable(recommend(path, k=2, server=live_url)) == comparable(
+        recommend(path, k=2, db=store))
+
+
 def test_the_serve_command_is_lazy_and_listed() -> None:
     import subprocess
     import sys
@@ -603,3 +623,141 @@ def test_token_file_holds_several_tokens(tmp_path: Path, store: MetaDB) -> None:
         create_app(store.url, token_file=file)
     with pytest.raises(ConfigurationError, match="Cannot read the token file"):
         create_app(store.url, token_file=tmp_path / "missing")
+
+
+# -- faults: kill -9 of a worker mid-write -------------------------------------------------
+def _serve(url: str, port: int, workers: int, tmp_path: Path) -> Any:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AUTOML_META_SHIPPED": str(tmp_path / "no-bundle"),
+           "AUTOML_META_TOKEN": TOKEN}
+    command = [sys.executable, "-c", "from automl_meta.cli import main; main()", "serve",
+               "--db", url, "--port", str(port), "--workers", str(workers),
+               "--no-access-log"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    import httpx
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "automl-meta serve exited"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    _stop(process)
+    raise AssertionError("automl-meta serve did not become healthy")
+
+
+def _stop(process: Any) -> None:
+    import signal
+    import subprocess
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _workers(process: Any) -> list[int]:
+    import psutil
+
+    pids = []
+    for child in psutil.Process(process.pid).children(recursive=True):
+        try:  # a killed worker stays a zombie until uvicorn reaps and replaces it
+            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(
+                    child.cmdline()):
+                pids.append(child.pid)
+        except psutil.Error:
+            pass
+    return pids
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres",
+                                                            marks=pytest.mark.postgres)])
+def test_kill_9_of_a_worker_loses_no_acknowledged_write(tmp_path: Path, built: Path,
+                                                        backend: str) -> None:
+    """Every POST /v1/evaluations answered 2xx is in the store after the server restarts,
+    though workers are killed with SIGKILL while eight clients write."""
+    import signal
+
+    import httpx
+
+    url = postgres_copy(built, tmp_path) if backend == "postgres" else \
+        f"sqlite:///{tmp_path / 'team.sqlite'}"
+    (tmp_path / "no-bundle").mkdir()
+    port = _free_port()
+    server = _serve(url, port, workers=2, tmp_path=tmp_path)
+    base = record_payload(n=1)
+    base.pop("metafeatures")
+    base.pop("extractor_version")
+    acknowledged: set[str] = set()
+    failed = [0]  # requests cut by a kill: never acknowledged, may or may not be stored
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(index: int) -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth(),
+                          timeout=20) as http:
+            for n in range(100_000):
+                if stop.is_set():
+                    return
+                protocol = f"cv2:s{index * 100_000 + n}"
+                payload = {**base, "evaluations": [{**base["evaluations"][0],
+                                                    "protocol": protocol}]}
+                try:
+                    response = http.post("/v1/evaluations", json=payload)
+                except httpx.TransportError:
+                    with lock:
+                        failed[0] += 1
+                    continue
+                if response.status_code == 200:
+                    with lock:
+                        acknowledged.add(protocol)
+
+    def wait_for_acks(count: int, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while len(acknowledged) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    writers = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(8)]
+    killed: list[int] = []
+    try:
+        for thread in writers:
+            thread.start()
+        for _ in range(3):
+            wait_for_acks(len(acknowledged) + 20)  # writes are flowing
+            pids = _workers(server)
+            assert pids, "no live worker process: uvicorn did not replace the killed ones"
+            victim = pids[len(killed) % len(pids)]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+        before = len(acknowledged)
+        wait_for_acks(before + 20)  # and flow again after the kills
+        served_after_kills = len(acknowledged) - before
+    finally:
+        stop.set()
+        for thread in writers:
+            thread.join(timeout=30)
+        _stop(server)
+    assert len(killed) == 3 and served_after_kills >= 20, (killed, served_after_kills)
+    server = _serve(url, _free_port(), workers=1, tmp_path=tmp_path)  # the restart
+    try:
+        stored = set(MetaDB(url).table("evaluation")["protocol"])
+    finally:
+        _stop(server)
+    lost = acknowledged - stored
+    assert not lost, f"{len(lost)} acknowledged writes lost, e.g. {sorted(lost)[:5]}"

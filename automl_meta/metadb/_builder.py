@@ -175,15 +175,37 @@ def build(db: Any, paths: list[Path], settings: BuildSettings | None = None, job
     calls = [delayed(run_chunk)(db.url, path, dataset_id, chunk, settings)
              for path, dataset_id, chunk in plan.tasks]
     n_jobs = 1 if backend == "sequential" else jobs
-    with _progress(progress, plan.n_missing) as advance, parallel_config(
-            backend="loky" if backend == "sequential" else backend, n_jobs=n_jobs):
-        for counts, (_, _, chunk) in zip(
-                Parallel(return_as="generator")(calls), plan.tasks, strict=True):
-            totals["ok"] += counts["ok"]
-            totals["failed"] += counts["failed"]
-            advance(len(chunk))
+    client = _dask_client(jobs) if backend == "dask" else None
+    try:
+        with _progress(progress, plan.n_missing) as advance, parallel_config(
+                backend="loky" if backend == "sequential" else backend, n_jobs=n_jobs):
+            for counts, (_, _, chunk) in zip(
+                    Parallel(return_as="generator")(calls), plan.tasks, strict=True):
+                totals["ok"] += counts["ok"]
+                totals["failed"] += counts["failed"]
+                advance(len(chunk))
+    finally:
+        if client is not None:
+            client.close()
     totals["skipped"] = plan.skipped  # type: ignore[assignment]
     return totals
+
+
+def _dask_client(jobs: int) -> Any:
+    """A local dask cluster of ``jobs`` single-threaded worker processes, unless the user
+    already connected a Client (then that cluster is used and left running)."""
+    import dask
+    from distributed import Client, get_client
+
+    try:
+        get_client()
+        return None
+    except ValueError:
+        pass
+    # evaluations run in child processes, which daemonic dask workers may not start
+    dask.config.set({"distributed.worker.daemon": False})
+    return Client(n_workers=jobs, threads_per_worker=1, processes=True,
+                  dashboard_address=None)
 
 
 def _check_backend(backend: str) -> None:

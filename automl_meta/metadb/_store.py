@@ -244,6 +244,14 @@ class MetaDB:
         out["schema_version"] = self.schema_version()
         return out
 
+    def change_token(self) -> tuple[int, int, int]:
+        """Cheap fingerprint of the store's content: changes whenever evaluations or
+        meta-features are added (one query, for caches that must notice new runs)."""
+        with self.engine.connect() as conn:
+            count, last = conn.execute(select(func.count(), func.max(s.evaluation.c.id))).one()
+            features = conn.execute(select(func.count()).select_from(s.metafeature)).scalar()
+        return int(count), int(last or 0), int(features or 0)
+
     def size_bytes(self) -> int:
         if self.dialect == "sqlite":
             path = self.engine.url.database

@@ -90,7 +90,17 @@ class FeatureScaler:
         return self
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        values = _compress(frame.reindex(columns=self.columns).to_numpy(dtype=float))
+        return self.transform_values(frame.reindex(columns=self.columns).to_numpy(dtype=float))
+
+    def transform_mapping(self, mapping: Any) -> np.ndarray:
+        """Scale one dataset's meta-features given as a mapping (no pandas on this path:
+        it is what a recommendation request pays)."""
+        get = mapping.get
+        row = np.array([[_as_float(get(c)) for c in self.columns]], dtype=float)
+        return self.transform_values(row)
+
+    def transform_values(self, values: np.ndarray) -> np.ndarray:
+        values = _compress(values)
         scaled = (values - self.center) / self.scale
         scaled = np.clip(scaled, -10.0, 10.0)
         return np.where(np.isfinite(scaled), scaled, 0.0)
@@ -102,6 +112,13 @@ class FeatureScaler:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureScaler:
         return cls(data["columns"], data["center"], data["scale"])
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _compress(values: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from automl_meta.metalearners.portfolio import PortfolioLearner
 from automl_meta.metalearners.ranker import RankerLearner
 
 STRATEGY_FILE = "strategy.json"
+RANKER_GROUPS = 10  # the ranker is refitted per group of families, not per family
 
 
 def lodo_factories(fast: bool = True) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def lodo_factories(fast: bool = True) -> dict[str, Any]:
     return {
         "knn": lambda: KNNLearner(),
         "portfolio": lambda: PortfolioLearner(),
-        "ranker": lambda: RankerLearner(max_iter=120 if fast else 300, extra_candidates=0),
+        "ranker": lambda: RankerLearner(max_iter=100 if fast else 300, extra_candidates=0),
     }
 
 
@@ -39,7 +40,8 @@ def train_learners(knowledge: MetaKnowledge, out: str | Path, evaluate: bool = T
         learner.fit(knowledge).save(directory)
     choice: dict[str, Any] = {"auto": "knn", "datasets": int(len(knowledge.datasets))}
     if evaluate:
-        results = lodo_regret(knowledge, lodo_factories(), progress=progress)
+        results = lodo_regret(knowledge, lodo_factories(), progress=progress,
+                              grouped={"ranker": RANKER_GROUPS})
         results.to_csv(directory / "lodo.csv", index=False)
         summary = summarise(results)
         learners = summary.loc[summary.index.isin(list(lodo_factories()))]

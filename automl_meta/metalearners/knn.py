@@ -15,12 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl_meta.metalearners._base import (
-    MetaLearner,
-    Recommendation,
-    check_k,
-    metafeature_frame,
-)
+from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler
 from automl_meta.metalearners._knowledge import MetaKnowledge
 
@@ -67,6 +62,7 @@ class KNNLearner(MetaLearner):
 
     def fit(self, knowledge: MetaKnowledge) -> KNNLearner:
         self.tasks, self.arrays = {}, {}
+        self.__dict__.pop("_scalers", None)
         for task, matrix in knowledge.matrices.items():
             frame = knowledge.metafeatures.loc[matrix.datasets]
             scaler = FeatureScaler().fit(frame)
@@ -87,11 +83,16 @@ class KNNLearner(MetaLearner):
             self.arrays[f"{task}.prior"] = prior.astype(np.float32)
         return self
 
+    def _scaler(self, task: str) -> FeatureScaler:
+        cache = self.__dict__.setdefault("_scalers", {})
+        if task not in cache:
+            cache[task] = FeatureScaler.from_json(self.tasks[task]["scaler"])
+        return cache[task]
+
     def nearest_datasets(self, metafeatures: Mapping[str, float] | pd.Series,
                          task: str) -> tuple[np.ndarray, np.ndarray]:
         """Indices of past datasets of ``task`` sorted by distance, and the distances."""
-        info = self.tasks[task]
-        query = FeatureScaler.from_json(info["scaler"]).transform(metafeature_frame(metafeatures))
+        query = self._scaler(task).transform_mapping(metafeatures)
         weights = self.arrays[f"{task}.weights"]
         diffs = self.arrays[f"{task}.features"] - query.astype(np.float32)
         distances = np.sqrt((weights * diffs ** 2).sum(axis=1))

@@ -113,7 +113,8 @@ class Client:
 
     # -- writing --------------------------------------------------------------------------
     def record(self, dataset: Any, evaluations: Iterable[Any],
-               metafeatures: Mapping[str, float] | None = None) -> dict[str, Any]:
+               metafeatures: Mapping[str, float] | None = None,
+               n_rows_used: int | None = None) -> dict[str, Any]:
         """Record evaluation results of ``dataset`` on the server (needs the token).
 
         Args:
@@ -123,6 +124,8 @@ class Client:
                 with ``config``, ``protocol``, ``status``, ``metrics`` (...).
             metafeatures: the dataset's meta-features; computed here when omitted and
                 ``dataset`` is a Dataset.
+            n_rows_used: on how many rows the evaluations were computed, when that was a
+                subsample (as :func:`~automl_meta.record_evaluations`).
 
         Returns:
             The server's answer: ``dataset_id``, ``config_ids``, ``evaluations``.
@@ -145,6 +148,9 @@ class Client:
             payload["metafeature_seconds"] = dict(getattr(metafeatures, "seconds", {}))
             payload["extractor_version"] = EXTRACTOR_VERSION
         rows = [_evaluation(e) for e in evaluations]
+        if n_rows_used is not None:
+            for row in rows:
+                row["n_rows_used"] = int(n_rows_used)
         if not rows:
             raise E.ConfigurationError("record() needs at least one evaluation.")
         answer: dict[str, Any] = {}
@@ -244,7 +250,7 @@ def _evaluation(item: Any) -> dict[str, Any]:
     if hasattr(item, "score") and "score" not in row:
         row["score"] = item.score
     keep = ("config", "protocol", "status", "score", "metrics", "fit_seconds",
-            "predict_seconds", "error")
+            "predict_seconds", "error", "n_rows_used")
     out = {key: row[key] for key in keep if key in row}
     out["metrics"] = _finite_values(out.get("metrics") or {})
     if out.get("score") is not None and not math.isfinite(float(out["score"])):

@@ -154,6 +154,8 @@ class EvaluationIn(_Strict):
     fit_seconds: Seconds = 0.0
     predict_seconds: Seconds = 0.0
     error: Text(10_000) | None = None
+    n_rows_used: int | None = Field(None, ge=1, le=MAX_INT32, description="Rows the "
+                                    "evaluation used, when that was a subsample.")
 
 
 class RecordRequest(_Strict):

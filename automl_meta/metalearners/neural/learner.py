@@ -120,6 +120,7 @@ class NeuralLearner(MetaLearner):
             holdout_families,
             meta_train,
         )
+        from automl_meta.space import algorithms
         from automl_meta.space.torch_mlp import resolve_device
 
         self._check_params()
@@ -140,7 +141,8 @@ class NeuralLearner(MetaLearner):
                                      matrix.normalised, device, holdout)
             if data.n_datasets == 0:
                 continue
-            sizes = {"n_features": len(scaler.columns), "n_config": data.configs.shape[1]}
+            sizes = {"n_features": len(scaler.columns), "n_config": data.configs.shape[1],
+                     "n_algorithms": len(algorithms(task))}
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.random_state + offset)
                 net = SurrogateNet(**sizes, hidden=self.hidden, depth=self.depth,
@@ -207,8 +209,8 @@ class NeuralLearner(MetaLearner):
         if "net" not in runtime:
             device = resolve_device(self.device)
             info = self.tasks[task]
-            net = SurrogateNet(info["n_features"], info["n_config"], self.hidden, self.depth,
-                               self.embedding)
+            net = SurrogateNet(info["n_features"], info["n_config"], info["n_algorithms"],
+                               self.hidden, self.depth, self.embedding)
             prefix = f"{task}."
             state = {k[len(prefix):]: torch.from_numpy(np.array(v))
                      for k, v in self._arrays.items() if k.startswith(prefix)}

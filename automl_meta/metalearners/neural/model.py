@@ -6,11 +6,12 @@ Two small MLPs:
   zero-shot guess of the configuration's normalised score on a dataset with those
   meta-features (what :meth:`NeuralLearner.recommend` ranks by);
 - the *embedding* network ``phi(c)`` reads the configuration; an RBF on it (plus an RBF
-  with per-dimension length-scales on the encoding itself) says how alike two
-  configurations behave on the same dataset.
+  with per-dimension length-scales on the encoding itself, and a shared term per
+  algorithm) says how alike two configurations behave on the same dataset.
 
 Given observations on a dataset, the prediction is the GP posterior with prior mean
-``a0 * m(x) + b0`` and kernel ``rbf_ard(c, c') + rbf(phi, phi') + va * m m' + vb`` (+ noise).
+``a0 * m(x) + b0`` and kernel ``rbf_ard(c, c') + rbf(phi, phi') + alg(c, c') + va * m m' + vb``
+(+ noise).
 The ``va m m' + vb`` terms are a Gaussian prior over an unknown slope and offset between
 ``m`` and the observed scores, integrated out: observed scores are normalised only within
 the observed set (the best *known* score on a new dataset is unknown), so their scale
@@ -55,17 +56,26 @@ class SurrogateNet(nn.Module):
     """Mean network over ``[meta-features ; configuration]``, embedding network over the
     configuration, and the GP's hyper-parameters.
 
-    The kernel is the sum of an RBF with one learned length-scale per configuration
-    dimension (a prior that alike configurations score alike, which holds even when the
-    meta-db is small) and an RBF on the learned embedding (the correlations that
-    meta-training finds beyond that), plus the slope and offset terms.
+    The kernel sums three parts, each with its own scale:
+
+    - an RBF with one learned length-scale per configuration dimension: alike
+      configurations score alike, a prior that holds even when the meta-db is small;
+    - an RBF on the learned embedding: the correlations meta-training finds beyond that;
+    - an algorithm term, shared by all configurations of one algorithm: how well an
+      algorithm suits a new dataset is uncertain until one of its configurations is tried,
+      and trying one tells about all of them.
+
+    The first ``n_algorithms`` columns of the configuration encoding must be the algorithm
+    one-hot (as :func:`~automl_meta.metalearners._encoding.encode_configs` makes them).
     """
 
-    def __init__(self, n_features: int, n_config: int, hidden: int = 64, depth: int = 2,
-                 embedding: int = 16) -> None:
+    def __init__(self, n_features: int, n_config: int, n_algorithms: int, hidden: int = 64,
+                 depth: int = 2, embedding: int = 16) -> None:
         super().__init__()
         self.n_features = n_features
         self.n_config = n_config
+        self.n_algorithms = n_algorithms
+        self.embedding = embedding
         self.mean_net = _mlp(n_features + n_config, hidden, depth, 1)
         self.embed_net = _mlp(n_config, hidden, depth, embedding)
         # unconstrained; softplus keeps scales positive
@@ -73,6 +83,7 @@ class SurrogateNet(nn.Module):
         self.raw_config_scale = nn.Parameter(torch.tensor(0.0))
         self.raw_embed_scale = nn.Parameter(torch.tensor(0.0))
         self.raw_embed_lengthscale = nn.Parameter(torch.tensor(1.0))
+        self.raw_algorithm_scale = nn.Parameter(torch.tensor(-1.0))
         self.raw_noise = nn.Parameter(torch.tensor(-3.0))
         self.raw_slope_var = nn.Parameter(torch.tensor(0.0))
         self.raw_offset_var = nn.Parameter(torch.tensor(0.0))
@@ -80,22 +91,24 @@ class SurrogateNet(nn.Module):
         self.prior_offset = nn.Parameter(torch.tensor(0.0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean (...,), kernel features (..., P + E))`` for inputs ``(..., F + P)``.
+        """``(mean (...,), kernel features (..., P + E + A))`` for inputs ``(..., F + P)``.
 
-        The kernel features are the configuration divided by its length-scales followed by
-        the embedding divided by its length-scale, so the kernel needs no more parameters.
+        The kernel features are the configuration divided by its length-scales, the
+        embedding divided by its length-scale and the algorithm one-hot, so the kernel
+        needs no other input.
         """
         softplus = nn.functional.softplus
         config = x[..., self.n_features:]
         mean = self.mean_net(x).squeeze(-1)
         scaled = config / (softplus(self.raw_config_lengthscales) + 1e-3)
         embedded = self.embed_net(config) / (softplus(self.raw_embed_lengthscale) + 1e-3)
-        return mean, torch.cat([scaled, embedded], dim=-1)
+        return mean, torch.cat([scaled, embedded, config[..., :self.n_algorithms]], dim=-1)
 
     def hyper(self) -> dict[str, torch.Tensor]:
         softplus = nn.functional.softplus
         return {"config_scale": softplus(self.raw_config_scale),
                 "embed_scale": softplus(self.raw_embed_scale),
+                "algorithm_scale": softplus(self.raw_algorithm_scale),
                 "noise": softplus(self.raw_noise) + MIN_NOISE,
                 "slope_var": softplus(self.raw_slope_var),
                 "offset_var": softplus(self.raw_offset_var)}
@@ -120,17 +133,20 @@ def kernel(net: SurrogateNet, emb_a: torch.Tensor, mean_a: torch.Tensor,
            emb_b: torch.Tensor, mean_b: torch.Tensor) -> torch.Tensor:
     """Cross-covariance ``(..., A, B)`` between two sets of encoded points."""
     h = net.hyper()
-    p = net.n_config
+    p, e = net.n_config, net.n_config + net.embedding
     config = torch.exp(-0.5 * _squared_distances(emb_a[..., :p], emb_b[..., :p]))
-    embedded = torch.exp(-0.5 * _squared_distances(emb_a[..., p:], emb_b[..., p:]))
+    embedded = torch.exp(-0.5 * _squared_distances(emb_a[..., p:e], emb_b[..., p:e]))
+    same_algorithm = emb_a[..., e:] @ emb_b[..., e:].transpose(-1, -2)
     return (h["config_scale"] * config + h["embed_scale"] * embedded
+            + h["algorithm_scale"] * same_algorithm
             + h["slope_var"] * mean_a[..., :, None] * mean_b[..., None, :] + h["offset_var"])
 
 
 def prior_variance(net: SurrogateNet, mean: torch.Tensor) -> torch.Tensor:
     """``k(x, x)`` for each point (without the observation noise)."""
     h = net.hyper()
-    return h["config_scale"] + h["embed_scale"] + h["slope_var"] * mean ** 2 + h["offset_var"]
+    return (h["config_scale"] + h["embed_scale"] + h["algorithm_scale"]
+            + h["slope_var"] * mean ** 2 + h["offset_var"])
 
 
 def prior_mean(net: SurrogateNet, mean: torch.Tensor) -> torch.Tensor:

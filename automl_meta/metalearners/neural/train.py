@@ -152,8 +152,8 @@ def support_sizes(settings: TrainSettings, n_configs: int, rng: np.random.Genera
     return np.clip(sizes, 0, top)
 
 
-CALIBRATED = ("raw_config_scale", "raw_embed_scale", "raw_noise", "raw_slope_var",
-              "raw_offset_var", "prior_slope", "prior_offset")
+CALIBRATED = ("raw_config_scale", "raw_embed_scale", "raw_algorithm_scale", "raw_noise",
+              "raw_slope_var", "raw_offset_var", "prior_slope", "prior_offset")
 
 
 def meta_train(net: SurrogateNet, data: TaskTensors, settings: TrainSettings, seed: int = 0,

@@ -1,0 +1,183 @@
+"""The work behind the routes: the store, tokens, limits and locks of one server process.
+
+Kept apart from the FastAPI wiring (``app.py``) so it reads as plain library code: every
+method takes validated input and returns library objects or raises
+:class:`~automl_meta.service.limits.ServiceProblem` / an ``AutoMLMetaError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fastapi.security import HTTPAuthorizationCredentials
+
+from automl_meta.errors import ConfigurationError, MetaDBError
+from automl_meta.service import schemas as sc
+from automl_meta.service.auth import token_matches
+from automl_meta.service.limits import ServiceProblem
+from automl_meta.service.uploads import load_upload, private_directory, save_upload
+
+logger = logging.getLogger("automl_meta.service")
+
+
+class Service:
+    """The state behind the routes: the store, the tokens, the limits and the locks."""
+
+    def __init__(self, db_url: str | os.PathLike[str] | None, tokens: tuple[str, ...],
+                 read_token_required: bool, max_upload_bytes: int, data_dir: Path,
+                 shipped: Path | None,
+                 strategies: tuple[str, ...], max_concurrent_uploads: int) -> None:
+        from automl_meta.config import user_db_url
+        from automl_meta.metadb import MetaDB
+
+        self.store = MetaDB(db_url or user_db_url())
+        self.tokens = tokens
+        self.read_token_required = read_token_required
+        self.max_upload_bytes = max_upload_bytes
+        self.data_dir = data_dir
+        self.shipped = shipped
+        self.strategies = strategies
+        self._uploads = threading.BoundedSemaphore(max_concurrent_uploads)
+        self._guard = threading.Lock()
+        self._learner_locks: dict[str, threading.Lock] = {}
+
+    # -- reading --------------------------------------------------------------------------
+    def recommender(self) -> Any:
+        """The library's :class:`~automl_meta._recommend.Recommender` of the store,
+        refreshed when the store's change token says something was recorded."""
+        from automl_meta._recommend import get_recommender
+
+        return get_recommender(self.store, self.shipped)
+
+    def recommend(self, metafeatures: Mapping[str, float | None], task: str, k: int,
+                  strategy: str) -> list[Any]:
+        """What ``automl_meta.recommend(metafeatures=..., task=..., db=store)`` returns."""
+        self.check_strategy(strategy)
+        started = time.perf_counter()
+        values = {name: math.nan if value is None else float(value)
+                  for name, value in metafeatures.items()}
+        recommender = self.recommender()
+        chosen = recommender.resolve_strategy(strategy, task)
+        try:
+            recommender.knowledge.matrix(task)
+        except MetaDBError as exc:
+            raise ServiceProblem(404, str(exc), "MetaDBError") from exc
+        # fit each learner once, not once per concurrent request (the ranker takes seconds)
+        for name in {chosen, "portfolio"} if strategy == "auto" else {chosen}:
+            with self._learner_lock(name):
+                recommender.learner(name)
+        recs = recommender.recommend(values, task, k=k, strategy=strategy)
+        elapsed = time.perf_counter() - started
+        for rec in recs:
+            rec.details.setdefault("seconds", elapsed)
+        return recs
+
+    def check_strategy(self, strategy: str) -> None:
+        if strategy not in self.strategies:
+            raise ServiceProblem(400, f"strategy={strategy!r} is not enabled on this server; "
+                                 f"expected one of {', '.join(self.strategies)}.",
+                                 "ConfigurationError")
+
+    def _learner_lock(self, strategy: str) -> threading.Lock:
+        with self._guard:
+            return self._learner_locks.setdefault(strategy, threading.Lock())
+
+    def warm_up(self) -> None:
+        """Import what requests need and load the knowledge and the learners of ``auto``,
+        so that the first requests (and those of a replaced worker) are not slow."""
+        import automl_meta.evaluation
+        import automl_meta.metafeatures
+        import automl_meta.space  # noqa: F401
+
+        try:
+            recommender = self.recommender()
+            for task in recommender.knowledge.matrices:
+                for name in {recommender.resolve_strategy("auto", task), "portfolio"}:
+                    recommender.learner(name)
+        except Exception:  # a server with an empty store must still start
+            logger.warning("could not warm up the recommender", exc_info=True)
+
+    def extract(self, upload: Any, target: str | None, task: str | None,
+                groups: str = "all") -> tuple[Any, Any]:
+        """Save, load and characterise an uploaded dataset; returns (dataset, meta-features)."""
+        from automl_meta.metafeatures import extract_metafeatures
+
+        chosen: Any = "all" if groups.strip() == "all" else [
+            g.strip() for g in groups.split(",") if g.strip()]
+        with self._uploads, private_directory(self.data_dir) as directory:
+            path = save_upload(upload.file, upload.filename, directory, self.max_upload_bytes)
+            dataset = load_upload(path, target, task)
+            return dataset, extract_metafeatures(dataset, groups=chosen)
+
+    # -- writing --------------------------------------------------------------------------
+    def record(self, body: sc.RecordRequest) -> sc.RecordResponse:
+        """Add evaluation results; everything is checked before anything is written."""
+        from automl_meta._metrics import PRIMARY_METRIC
+        from automl_meta.evaluation import Protocol
+        from automl_meta.metafeatures import EXTRACTOR_VERSION
+        from automl_meta.space import validate_config
+
+        ds = body.dataset
+        configs, rows = [], []
+        for i, ev in enumerate(body.evaluations):
+            config = {"algorithm": ev.config.algorithm, "params": dict(ev.config.params)}
+            try:
+                validate_config(config, ds.task)
+                protocol = Protocol.parse(ev.protocol).key
+            except ConfigurationError as exc:
+                raise ServiceProblem(422, f"evaluations[{i}]: {exc}",
+                                     "ConfigurationError") from exc
+            metrics = {name: value for name, value in ev.metrics.items() if value is not None}
+            score = ev.score if ev.score is not None else metrics.get(PRIMARY_METRIC[ds.task])
+            configs.append(config)
+            rows.append({"protocol": protocol, "status": ev.status, "score": score,
+                         "metrics": metrics, "fit_seconds": ev.fit_seconds,
+                         "predict_seconds": ev.predict_seconds, "error": ev.error,
+                         "n_rows_used": ev.n_rows_used})
+        if body.metafeatures and body.extractor_version is None:
+            raise ServiceProblem(422, "extractor_version is required with metafeatures: send "
+                                 "automl_meta.metafeatures.EXTRACTOR_VERSION of the extractor "
+                                 "that computed them.", "ConfigurationError")
+        if body.metafeatures and body.extractor_version != EXTRACTOR_VERSION:
+            raise ServiceProblem(409, f"The meta-features were computed by extractor version "
+                                 f"{body.extractor_version!r}; this server stores version "
+                                 f"{EXTRACTOR_VERSION!r}, and versions are never mixed. "
+                                 "Recompute them with POST /v1/metafeatures or upgrade "
+                                 "automl-meta.", "ConfigurationError")
+        store = self.store
+        dataset_id = store.add_dataset(ds.name, ds.fingerprint, ds.task, ds.n_rows,
+                                       ds.n_features, ds.n_classes, source=ds.source)
+        stored = False
+        if body.metafeatures and store.metafeature_version(dataset_id) != EXTRACTOR_VERSION:
+            store.add_metafeatures(dataset_id, dict(body.metafeatures),
+                                   dict(body.metafeature_seconds), EXTRACTOR_VERSION)
+            stored = True
+        config_ids = store.add_configs(ds.task, configs)
+        store.add_evaluations(dataset_id, [{"config_id": cid, **row}
+                                           for cid, row in zip(config_ids, rows, strict=True)])
+        return sc.RecordResponse(dataset_id=dataset_id, config_ids=config_ids,
+                                 evaluations=len(rows), metafeatures_stored=stored)
+
+    # -- auth -----------------------------------------------------------------------------
+    def check_token(self, credentials: HTTPAuthorizationCredentials | None,
+                    write: bool) -> None:
+        if not write and not self.read_token_required:
+            return
+        if write and not self.tokens:
+            raise ServiceProblem(403, "This server accepts no writes: it was started without "
+                                 "a token. Start it with AUTOML_META_TOKEN set or with "
+                                 "--token-file.", "Forbidden")
+        given = credentials.credentials if credentials is not None else None
+        if not token_matches(given, self.tokens):
+            what = "is not valid" if given else "is missing"
+            raise ServiceProblem(401, f"The bearer token {what}. Send the header "
+                                 "'Authorization: Bearer <token>' with a token of this server "
+                                 "(automl_meta.service.Client(url, token=...) does).",
+                                 "Unauthorized")
