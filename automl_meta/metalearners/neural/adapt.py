@@ -3,7 +3,7 @@
 :func:`fine_tune` adapts a *copy* of the meta-learned network in a few Adam steps on the log
 marginal likelihood of the observed (within-set normalised) scores; the GP then conditions on
 those observations exactly. :func:`propose_indices` ranks a candidate pool by expected
-improvement over the best observation; for a batch (``k > 1``) each pick is added as a
+improvement (of the noise-free score) over the best observation; for a batch (``k > 1``) each pick is added as a
 pseudo-observation at its predicted mean ("kriging believer") so the batch spreads out.
 """
 
@@ -55,14 +55,16 @@ def fine_tune(net: SurrogateNet, inputs: torch.Tensor, scores: torch.Tensor, ste
 
 
 def predict(net: SurrogateNet, observed_inputs: torch.Tensor, observed_scores: torch.Tensor,
-            candidate_inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior mean and standard deviation at the candidates given the observations."""
+            candidate_inputs: torch.Tensor,
+            noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and standard deviation at the candidates given the observations (of
+    a new observation, or with ``noise=False`` of the noise-free score)."""
     with torch.no_grad():
         mean_o, emb_o = net(observed_inputs)
         mean_c, emb_c = net(candidate_inputs)
         mask = torch.ones_like(observed_scores, dtype=torch.bool)
         mu, var = posterior(net, emb_o[None], mean_o[None], observed_scores[None], mask[None],
-                            emb_c[None], mean_c[None])
+                            emb_c[None], mean_c[None], noise=noise)
     return mu[0], var[0].sqrt()
 
 
@@ -85,7 +87,9 @@ def propose_indices(net: SurrogateNet, observed_inputs: torch.Tensor,
     picks: list[tuple[int, float, float, float]] = []
     best = float(observed_scores.max())
     for _ in range(min(k, candidate_inputs.shape[0])):
-        mu, sd = predict(net, inputs, scores, candidate_inputs)
+        # the noise-free uncertainty: with the observation noise in it, EI keeps paying to
+        # re-measure configurations just like those already tried
+        mu, sd = predict(net, inputs, scores, candidate_inputs, noise=False)
         ei = expected_improvement(mu, sd, best, xi)
         ei = torch.where(free, ei, torch.full_like(ei, -float("inf")))
         index = int(torch.argmax(ei))

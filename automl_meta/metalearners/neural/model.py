@@ -99,7 +99,9 @@ class SurrogateNet(nn.Module):
         """
         softplus = nn.functional.softplus
         config = x[..., self.n_features:]
-        mean = self.mean_net(x).squeeze(-1)
+        # normalised scores live in [0, 1]; bounding the guess keeps an unusual dataset's
+        # meta-features from extrapolating it far outside (seen: -1 before the bound)
+        mean = torch.sigmoid(self.mean_net(x).squeeze(-1))
         scaled = config / (softplus(self.raw_config_lengthscales) + 1e-3)
         embedded = self.embed_net(config) / (softplus(self.raw_embed_lengthscale) + 1e-3)
         return mean, torch.cat([scaled, embedded, config[..., :self.n_algorithms]], dim=-1)
@@ -164,14 +166,15 @@ def _support_cholesky(net: SurrogateNet, emb: torch.Tensor, mean: torch.Tensor,
 
 
 def posterior(net: SurrogateNet, emb_s: torch.Tensor, mean_s: torch.Tensor, y_s: torch.Tensor,
-              mask_s: torch.Tensor, emb_q: torch.Tensor,
-              mean_q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predictive mean and variance (incl. noise) at the query points given the support.
+              mask_s: torch.Tensor, emb_q: torch.Tensor, mean_q: torch.Tensor,
+              noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance at the query points given the support: of a new observation
+    (``noise=True``) or of the noise-free score.
 
     Shapes: ``emb (B, n, E)``, ``mean``/``y``/``mask`` ``(B, n)``; returns ``(B, Q)`` twice.
     """
     mu_q = prior_mean(net, mean_q)
-    var_q = prior_variance(net, mean_q) + net.hyper()["noise"]
+    var_q = prior_variance(net, mean_q) + (net.hyper()["noise"] if noise else 0.0)
     if emb_s.shape[-2] == 0:
         return mu_q, var_q
     chol = _support_cholesky(net, emb_s, mean_s, mask_s)
@@ -181,7 +184,7 @@ def posterior(net: SurrogateNet, emb_s: torch.Tensor, mean_s: torch.Tensor, y_s:
     weights = torch.cholesky_solve(residual, chol)
     solved = torch.linalg.solve_triangular(chol, cross.transpose(-1, -2), upper=False)
     mu = mu_q + (cross @ weights).squeeze(-1)
-    var = (var_q - (solved ** 2).sum(-2)).clamp_min(MIN_NOISE)
+    var = (var_q - (solved ** 2).sum(-2)).clamp_min(MIN_NOISE if noise else 1e-8)
     return mu, var
 
 
