@@ -134,17 +134,17 @@ def test_fine_tuning_moves_predictions_toward_the_observations(
 
     # the gradient steps themselves raise the observations' marginal likelihood
     net = learner._task_runtime(TASK)["net"]
-    inputs = learner._inputs(TASK, query(u), learner._encode(TASK, [c for c, _ in observed]))
+    features = learner._features(TASK, query(u))
+    tried = learner._encode(TASK, [c for c, _ in observed])
     scores = torch.tensor(target)
-    tuned = fine_tune(net, inputs, scores, steps=20, learning_rate=1e-2)
+    tuned = fine_tune(net, features, tried, scores, steps=20, learning_rate=1e-2)
     assert tuned is not net
 
     def lml(model: torch.nn.Module) -> float:
         with torch.no_grad():
-            mean, emb = model(inputs)
+            mean, emb, _ = model(features[None], tried[None])
             mask = torch.ones(1, len(scores), dtype=torch.bool)
-            return float(log_marginal_likelihood(model, emb[None], mean[None], scores[None],
-                                                 mask))
+            return float(log_marginal_likelihood(model, emb, mean, scores[None], mask))
 
     assert lml(tuned) > lml(net)
     assert all(torch.equal(a, b) for a, b in zip(  # the meta-learned weights stay as they were

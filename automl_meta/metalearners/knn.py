@@ -45,8 +45,31 @@ def learn_feature_weights(features: np.ndarray, normalised: np.ndarray,
     return weights / weights.sum()
 
 
+def complementary_ranking(scores: np.ndarray, weights: np.ndarray, predicted: np.ndarray,
+                          k: int) -> list[int]:
+    """Best predicted configuration first, then each next one chosen to raise most the
+    weighted mean over the neighbours of the best score so far (a greedy portfolio of the
+    neighbourhood), so the top k hedge across what the neighbours disagree on."""
+    allowed = np.isfinite(predicted)
+    chosen: list[int] = []
+    best_so_far = np.zeros(scores.shape[0])
+    for _ in range(min(k, int(allowed.sum()))):
+        gains = (np.maximum(scores, best_so_far[:, None]) * weights[:, None]).sum(axis=0)
+        gains = np.where(allowed, gains, -np.inf)
+        gains[chosen] = -np.inf
+        if not chosen:
+            gains = np.where(allowed, predicted, -np.inf)
+        pick = int(np.argmax(gains))
+        chosen.append(pick)
+        best_so_far = np.maximum(best_so_far, scores[:, pick])
+    return chosen
+
+
 class KNNLearner(MetaLearner):
     """Nearest past datasets by learned-weight distance on meta-features.
+
+    ``diversify`` (default) orders the recommendations as a greedy portfolio over the
+    neighbours: the first is the best on average, the next ones complement it.
 
     Example:
         >>> learner = KNNLearner(n_neighbors=5).fit(knowledge)  # doctest: +SKIP
@@ -55,8 +78,9 @@ class KNNLearner(MetaLearner):
 
     name = "knn"
 
-    def __init__(self, n_neighbors: int = 5) -> None:
+    def __init__(self, n_neighbors: int = 20, diversify: bool = True) -> None:
         self.n_neighbors = n_neighbors
+        self.diversify = diversify
         self.tasks: dict[str, dict[str, Any]] = {}
         self.arrays: dict[str, np.ndarray] = {}
 
@@ -119,7 +143,8 @@ class KNNLearner(MetaLearner):
         filled = np.where(present, normalised, prior[None, :])
         predicted = filled.T @ weights / weights.sum()
         predicted = np.where(present.any(axis=0), predicted, -np.inf)
-        ranking = np.argsort(-predicted, kind="stable")[:k]
+        ranking = (complementary_ranking(filled, weights, predicted, k) if self.diversify
+                   else np.argsort(-predicted, kind="stable")[:k])
         out = []
         for rank, column in enumerate(ranking, start=1):
             if not np.isfinite(predicted[column]):
@@ -136,11 +161,12 @@ class KNNLearner(MetaLearner):
         return out
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"n_neighbors": self.n_neighbors, "tasks": self.tasks}, self.arrays
+        return {"n_neighbors": self.n_neighbors, "diversify": self.diversify,
+                "tasks": self.tasks}, self.arrays
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
-        learner = cls(state["n_neighbors"])
+        learner = cls(state["n_neighbors"], state.get("diversify", True))
         learner.tasks = state["tasks"]
         learner.arrays = dict(arrays)
         return learner

@@ -34,7 +34,7 @@ class RankerLearner(MetaLearner):
 
     name = "ranker"
 
-    def __init__(self, max_iter: int = 300, extra_candidates: int = EXTRA_CANDIDATES,
+    def __init__(self, max_iter: int = 200, extra_candidates: int = EXTRA_CANDIDATES,
                  random_state: int = 0) -> None:
         self.max_iter = max_iter
         self.extra_candidates = extra_candidates
@@ -58,7 +58,7 @@ class RankerLearner(MetaLearner):
             X = np.hstack([features[rows], encoded[cols]])
             y = matrix.normalised[rows, cols]
             model = HistGradientBoostingRegressor(
-                max_iter=self.max_iter, learning_rate=0.08, max_leaf_nodes=63,
+                max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=31,
                 min_samples_leaf=int(np.clip(len(y) // 200, 3, 20)),
                 random_state=self.random_state)
             self.models[task] = model.fit(X, y)

@@ -3,8 +3,9 @@
 :func:`fine_tune` adapts a *copy* of the meta-learned network in a few Adam steps on the log
 marginal likelihood of the observed (within-set normalised) scores; the GP then conditions on
 those observations exactly. :func:`propose_indices` ranks a candidate pool by expected
-improvement (of the noise-free score) over the best observation; for a batch (``k > 1``) each pick is added as a
-pseudo-observation at its predicted mean ("kriging believer") so the batch spreads out.
+improvement (of the noise-free score) over the best observation; for a batch (``k > 1``)
+each pick is added as a pseudo-observation at its predicted mean ("kriging believer") so
+the batch spreads out.
 """
 
 from __future__ import annotations
@@ -31,40 +32,42 @@ def normalise_observed(scores: torch.Tensor) -> torch.Tensor:
     return renormalise(scores[None], mask[None])[0][0]
 
 
-def fine_tune(net: SurrogateNet, inputs: torch.Tensor, scores: torch.Tensor, steps: int,
-              learning_rate: float) -> SurrogateNet:
-    """A copy of ``net`` adapted to ``(inputs (n, d), normalised scores (n,))``.
+def fine_tune(net: SurrogateNet, features: torch.Tensor, configs: torch.Tensor,
+              scores: torch.Tensor, steps: int, learning_rate: float) -> SurrogateNet:
+    """A copy of ``net`` adapted to the observations on one dataset: its meta-features
+    ``(F,)``, the configurations tried ``(n, P)`` and their normalised scores ``(n,)``.
 
     With fewer than ``MIN_OBSERVATIONS_TO_TUNE`` observations, or ``steps=0``, the
     meta-learned weights are returned unchanged (the GP conditioning alone adapts then).
     """
-    if steps <= 0 or inputs.shape[0] < MIN_OBSERVATIONS_TO_TUNE:
+    if steps <= 0 or configs.shape[0] < MIN_OBSERVATIONS_TO_TUNE:
         return net
     tuned = copy.deepcopy(net)
     tuned.train()
     optimiser = torch.optim.Adam(tuned.parameters(), lr=learning_rate)
     mask = torch.ones_like(scores, dtype=torch.bool)[None]
     for _ in range(steps):
-        mean, emb = tuned(inputs)
-        loss = -log_marginal_likelihood(tuned, emb[None], mean[None], scores[None], mask).sum()
+        mean, emb, _ = tuned(features[None], configs[None])
+        loss = -log_marginal_likelihood(tuned, emb, mean, scores[None], mask).sum()
         optimiser.zero_grad(set_to_none=True)
-        (loss / inputs.shape[0]).backward()
+        (loss / configs.shape[0]).backward()
         optimiser.step()
     tuned.eval()
     return tuned
 
 
-def predict(net: SurrogateNet, observed_inputs: torch.Tensor, observed_scores: torch.Tensor,
-            candidate_inputs: torch.Tensor,
+def predict(net: SurrogateNet, features: torch.Tensor, observed: torch.Tensor,
+            scores: torch.Tensor, candidates: torch.Tensor,
             noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior mean and standard deviation at the candidates given the observations (of
-    a new observation, or with ``noise=False`` of the noise-free score)."""
+    """Posterior mean and standard deviation at the ``candidates (c, P)`` given the
+    ``observed (n, P)`` configurations and their ``scores`` on the dataset with these
+    meta-features: of a new observation, or with ``noise=False`` of the noise-free score."""
     with torch.no_grad():
-        mean_o, emb_o = net(observed_inputs)
-        mean_c, emb_c = net(candidate_inputs)
-        mask = torch.ones_like(observed_scores, dtype=torch.bool)
-        mu, var = posterior(net, emb_o[None], mean_o[None], observed_scores[None], mask[None],
-                            emb_c[None], mean_c[None], noise=noise)
+        mean_o, emb_o, _ = net(features[None], observed[None])
+        mean_c, emb_c, _ = net(features[None], candidates[None])
+        mask = torch.ones_like(scores, dtype=torch.bool)
+        mu, var = posterior(net, emb_o, mean_o, scores[None], mask[None], emb_c, mean_c,
+                            noise=noise)
     return mu[0], var[0].sqrt()
 
 
@@ -77,24 +80,22 @@ def expected_improvement(mu: torch.Tensor, sd: torch.Tensor, best: float,
     return gap * torch.special.ndtr(z) + sd * density
 
 
-def propose_indices(net: SurrogateNet, observed_inputs: torch.Tensor,
-                    observed_scores: torch.Tensor, candidate_inputs: torch.Tensor, k: int,
+def propose_indices(net: SurrogateNet, features: torch.Tensor, observed: torch.Tensor,
+                    scores: torch.Tensor, candidates: torch.Tensor, k: int,
                     xi: float = 0.0) -> list[tuple[int, float, float, float]]:
     """The ``k`` candidates to try next: ``(index, mean, std, EI)`` each, best first."""
-    inputs, scores = observed_inputs, observed_scores
-    free = torch.ones(candidate_inputs.shape[0], dtype=torch.bool,
-                      device=candidate_inputs.device)
+    free = torch.ones(candidates.shape[0], dtype=torch.bool, device=candidates.device)
     picks: list[tuple[int, float, float, float]] = []
-    best = float(observed_scores.max())
-    for _ in range(min(k, candidate_inputs.shape[0])):
+    best = float(scores.max())
+    for _ in range(min(k, candidates.shape[0])):
         # the noise-free uncertainty: with the observation noise in it, EI keeps paying to
         # re-measure configurations just like those already tried
-        mu, sd = predict(net, inputs, scores, candidate_inputs, noise=False)
+        mu, sd = predict(net, features, observed, scores, candidates, noise=False)
         ei = expected_improvement(mu, sd, best, xi)
         ei = torch.where(free, ei, torch.full_like(ei, -float("inf")))
         index = int(torch.argmax(ei))
         picks.append((index, float(mu[index]), float(sd[index]), float(ei[index])))
         free[index] = False
-        inputs = torch.cat([inputs, candidate_inputs[index:index + 1]])
+        observed = torch.cat([observed, candidates[index:index + 1]])
         scores = torch.cat([scores, mu[index:index + 1]])
     return picks

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from automl_meta.metalearners.neural.model import SurrogateNet
 
 Observation = tuple[dict[str, Any], float | None]
-_NET_KEYS = ("hidden", "depth", "embedding")
+_NET_KEYS = ("hidden", "depth", "embedding", "members")
 _TRAIN_KEYS = ("steps", "batch_size", "max_support", "n_query", "learning_rate",
                "weight_decay", "time_budget")
 _OTHER_KEYS = ("calibration", "finetune_steps", "finetune_lr", "xi", "extra_candidates",
@@ -53,6 +53,7 @@ class NeuralLearner(MetaLearner):
 
     Args:
         hidden, depth, embedding: width and number of hidden layers, embedding size.
+        members: size of the ensemble behind the zero-shot mean.
         steps, batch_size: meta-training steps per task and episodes per step.
         max_support, n_query: largest support set and query size of an episode.
         learning_rate, weight_decay: AdamW settings of meta-training.
@@ -76,7 +77,7 @@ class NeuralLearner(MetaLearner):
 
     name = "neural"
 
-    def __init__(self, hidden: int = 64, depth: int = 2, embedding: int = 16,
+    def __init__(self, hidden: int = 64, depth: int = 2, embedding: int = 16, members: int = 5,
                  steps: int = 2000, batch_size: int = 16, max_support: int = 32,
                  n_query: int = 32, learning_rate: float = 5e-3, weight_decay: float = 1e-4,
                  time_budget: float | None = None, calibration: float = 0.2,
@@ -87,6 +88,7 @@ class NeuralLearner(MetaLearner):
         self.hidden = hidden
         self.depth = depth
         self.embedding = embedding
+        self.members = members
         self.steps = steps
         self.batch_size = batch_size
         self.max_support = max_support
@@ -138,7 +140,8 @@ class NeuralLearner(MetaLearner):
             holdout = holdout_families(knowledge.datasets.loc[matrix.datasets, "family"],
                                        self.calibration, self.random_state + offset)
             data = TaskTensors.build(scaler.transform(frame), encode_configs(configs, task),
-                                     matrix.normalised, device, holdout)
+                                     matrix.normalised, device, self.members,
+                                     self.random_state + offset, holdout)
             if data.n_datasets == 0:
                 continue
             sizes = {"n_features": len(scaler.columns), "n_config": data.configs.shape[1],
@@ -146,7 +149,7 @@ class NeuralLearner(MetaLearner):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.random_state + offset)
                 net = SurrogateNet(**sizes, hidden=self.hidden, depth=self.depth,
-                                   embedding=self.embedding)
+                                   embedding=self.embedding, members=self.members)
             net.to(device)
             with cpu_threads(device, self.threads):
                 report = meta_train(net, data, settings, seed=self.random_state + offset,
@@ -170,7 +173,8 @@ class NeuralLearner(MetaLearner):
         return self
 
     def _check_params(self) -> None:
-        for key in ("hidden", "depth", "embedding", "steps", "batch_size", "n_query"):
+        for key in ("hidden", "depth", "embedding", "members", "steps", "batch_size",
+                    "n_query"):
             value = getattr(self, key)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{key}={value!r} must be a positive integer.")
@@ -210,7 +214,7 @@ class NeuralLearner(MetaLearner):
             device = resolve_device(self.device)
             info = self.tasks[task]
             net = SurrogateNet(info["n_features"], info["n_config"], info["n_algorithms"],
-                               self.hidden, self.depth, self.embedding)
+                               self.hidden, self.depth, self.embedding, self.members)
             prefix = f"{task}."
             state = {k[len(prefix):]: torch.from_numpy(np.array(v))
                      for k, v in self._arrays.items() if k.startswith(prefix)}
@@ -227,15 +231,13 @@ class NeuralLearner(MetaLearner):
             runtime["pool_hashes"] = [config_hash(c) for c in info["candidates"]]
         return runtime
 
-    def _inputs(self, task: str, metafeatures: Mapping[str, float] | pd.Series,
-                encoded: torch.Tensor) -> torch.Tensor:
+    def _features(self, task: str, metafeatures: Mapping[str, float] | pd.Series) -> torch.Tensor:
+        """The dataset's scaled meta-features ``(F,)`` on the task's device."""
         import torch
 
-        runtime = self._task_runtime(task)
         scaler = FeatureScaler.from_json(self.tasks[task]["scaler"])
-        query = scaler.transform(metafeature_frame(metafeatures)).astype(np.float32)
-        features = torch.as_tensor(query, device=runtime["device"])
-        return torch.cat([features.expand(encoded.shape[0], -1), encoded], dim=1)
+        query = scaler.transform(metafeature_frame(metafeatures)).astype(np.float32)[0]
+        return torch.as_tensor(query, device=self._task_runtime(task)["device"])
 
     def _encode(self, task: str, configs: Sequence[dict[str, Any]]) -> torch.Tensor:
         import torch
@@ -267,27 +269,29 @@ class NeuralLearner(MetaLearner):
         if task not in self.tasks:
             raise ConfigurationError(f"The neural learner knows no {task} datasets.")
         with cpu_threads(self._task_runtime(task)["device"], self.threads):
-            net, obs_inputs, obs_scores = self._adapted(metafeatures, task, observed)
-            inputs = self._inputs(task, metafeatures, self._encode(task, configs))
-            if obs_inputs is None:
-                return self._zero_shot(net, inputs)
-            mu, sd = predict(net, obs_inputs, obs_scores, inputs)
+            features = self._features(task, metafeatures)
+            net, tried, scores = self._adapted(features, task, observed)
+            candidates = self._encode(task, configs)
+            if tried is None:
+                return self._zero_shot(net, features, candidates)
+            mu, sd = predict(net, features, tried, scores, candidates)
         return mu.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
 
-    def _zero_shot(self, net: SurrogateNet, inputs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def _zero_shot(self, net: SurrogateNet, features: torch.Tensor,
+                   configs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         from automl_meta.metalearners.neural.model import prior_variance
 
         with torch.no_grad():
-            mean, _ = net(inputs)
-            sd = (prior_variance(net, mean) + net.hyper()["noise"]).sqrt()
-        return mean.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
+            mean, emb, _ = net(features[None], configs[None])
+            sd = (prior_variance(net, mean, emb) + net.hyper()["noise"]).sqrt()
+        return mean[0].cpu().numpy().astype(float), sd[0].cpu().numpy().astype(float)
 
-    def _adapted(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+    def _adapted(self, features: torch.Tensor, task: str,
                  observed: Sequence[Observation]) -> tuple[Any, Any, Any]:
-        """The network fine-tuned on ``observed`` with the observations' inputs and scores
-        (``None`` twice without observations)."""
+        """The network fine-tuned on ``observed``, the encoded configurations tried and
+        their normalised scores (``None`` twice without observations)."""
         import torch
 
         from automl_meta.metalearners.neural.adapt import fine_tune, normalise_observed
@@ -295,13 +299,12 @@ class NeuralLearner(MetaLearner):
         net = self._task_runtime(task)["net"]
         if not observed:
             return net, None, None
-        configs = [config for config, _ in observed]
-        inputs = self._inputs(task, metafeatures, self._encode(task, configs))
+        tried = self._encode(task, [config for config, _ in observed])
         raw = [_as_score(score) for _, score in observed]
         scores = normalise_observed(torch.tensor(raw, dtype=torch.float32,
-                                                 device=inputs.device))
-        return fine_tune(net, inputs, scores, self.finetune_steps, self.finetune_lr), inputs, \
-            scores
+                                                 device=tried.device))
+        tuned = fine_tune(net, features, tried, scores, self.finetune_steps, self.finetune_lr)
+        return tuned, tried, scores
 
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
                   k: int = 10) -> list[Recommendation]:
@@ -350,14 +353,15 @@ class NeuralLearner(MetaLearner):
         if not free:
             return []
         with cpu_threads(runtime["device"], self.threads):
-            inputs = self._inputs(task, metafeatures, encoded[free])
-            net, obs_inputs, obs_scores = self._adapted(metafeatures, task, observed)
-            if obs_inputs is None:
-                mean, sd = self._zero_shot(net, inputs)
+            features = self._features(task, metafeatures)
+            net, tried, scores = self._adapted(features, task, observed)
+            choices = encoded[free]
+            if tried is None:
+                mean, sd = self._zero_shot(net, features, choices)
                 order = np.argsort(-mean, kind="stable")[:k]
                 picks = [(int(i), float(mean[i]), float(sd[i]), None) for i in order]
             else:
-                picks = propose_indices(net, obs_inputs, obs_scores, inputs, k, self.xi)
+                picks = propose_indices(net, features, tried, scores, choices, k, self.xi)
         out = []
         for rank, (position, mu, sd_, ei) in enumerate(picks, start=1):
             index = free[position]

@@ -53,30 +53,35 @@ def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
 
 
 class SurrogateNet(nn.Module):
-    """Mean network over ``[meta-features ; configuration]``, embedding network over the
+    """Mean ensemble over ``[meta-features ; configuration]``, embedding network over the
     configuration, and the GP's hyper-parameters.
 
-    The kernel sums three parts, each with its own scale:
+    The zero-shot mean is the average of ``members`` small MLPs (a deep ensemble, batched
+    as one tensor op), each trained on its own bootstrap of the past datasets. The kernel
+    sums four parts, each with its own scale:
 
     - an RBF with one learned length-scale per configuration dimension: alike
       configurations score alike, a prior that holds even when the meta-db is small;
     - an RBF on the learned embedding: the correlations meta-training finds beyond that;
     - an algorithm term, shared by all configurations of one algorithm: how well an
       algorithm suits a new dataset is uncertain until one of its configurations is tried,
-      and trying one tells about all of them.
+      and trying one tells about all of them;
+    - the ensemble's disagreement, ``mean_e (m_e(x) - m(x)) (m_e(x') - m(x'))``: where the
+      members disagree (a dataset unlike the past ones) the zero-shot mean is trusted less.
 
     The first ``n_algorithms`` columns of the configuration encoding must be the algorithm
     one-hot (as :func:`~automl_meta.metalearners._encoding.encode_configs` makes them).
     """
 
     def __init__(self, n_features: int, n_config: int, n_algorithms: int, hidden: int = 64,
-                 depth: int = 2, embedding: int = 16) -> None:
+                 depth: int = 2, embedding: int = 16, members: int = 5) -> None:
         super().__init__()
         self.n_features = n_features
         self.n_config = n_config
         self.n_algorithms = n_algorithms
         self.embedding = embedding
-        self.mean_net = _mlp(n_features + n_config, hidden, depth, 1)
+        self.members = members
+        self.mean_net = EnsembleMLP(members, n_features, n_config, hidden, depth)
         self.embed_net = _mlp(n_config, hidden, depth, embedding)
         # unconstrained; softplus keeps scales positive
         self.raw_config_lengthscales = nn.Parameter(torch.full((n_config,), 0.5))
@@ -84,36 +89,85 @@ class SurrogateNet(nn.Module):
         self.raw_embed_scale = nn.Parameter(torch.tensor(0.0))
         self.raw_embed_lengthscale = nn.Parameter(torch.tensor(1.0))
         self.raw_algorithm_scale = nn.Parameter(torch.tensor(-1.0))
+        self.raw_ensemble_scale = nn.Parameter(torch.tensor(0.0))
         self.raw_noise = nn.Parameter(torch.tensor(-3.0))
         self.raw_slope_var = nn.Parameter(torch.tensor(0.0))
         self.raw_offset_var = nn.Parameter(torch.tensor(0.0))
         self.prior_slope = nn.Parameter(torch.tensor(1.0))
         self.prior_offset = nn.Parameter(torch.tensor(0.0))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mean (...,), kernel features (..., P + E + A))`` for inputs ``(..., F + P)``.
+    def forward(self, features: torch.Tensor,
+                configs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Dataset meta-features ``(..., F)`` and configurations ``(..., n, P)`` to the
+        ensemble mean ``(..., n)``, the kernel features ``(..., n, P + E + A + M)`` and each
+        member's mean ``(M, ..., n)``.
 
         The kernel features are the configuration divided by its length-scales, the
-        embedding divided by its length-scale and the algorithm one-hot, so the kernel
-        needs no other input.
+        embedding divided by its length-scale, the algorithm one-hot and the members'
+        deviations from their mean, so the kernel needs no other input.
         """
         softplus = nn.functional.softplus
-        config = x[..., self.n_features:]
         # normalised scores live in [0, 1]; bounding the guess keeps an unusual dataset's
         # meta-features from extrapolating it far outside (seen: -1 before the bound)
-        mean = torch.sigmoid(self.mean_net(x).squeeze(-1))
-        scaled = config / (softplus(self.raw_config_lengthscales) + 1e-3)
-        embedded = self.embed_net(config) / (softplus(self.raw_embed_lengthscale) + 1e-3)
-        return mean, torch.cat([scaled, embedded, config[..., :self.n_algorithms]], dim=-1)
+        members = torch.sigmoid(self.mean_net(features, configs))
+        mean = members.mean(0)
+        deviation = (members - mean).movedim(0, -1) / math.sqrt(self.members)
+        scaled = configs / (softplus(self.raw_config_lengthscales) + 1e-3)
+        embedded = self.embed_net(configs) / (softplus(self.raw_embed_lengthscale) + 1e-3)
+        kernel_features = torch.cat(
+            [scaled, embedded, configs[..., :self.n_algorithms], deviation], dim=-1)
+        return mean, kernel_features, members
 
     def hyper(self) -> dict[str, torch.Tensor]:
         softplus = nn.functional.softplus
         return {"config_scale": softplus(self.raw_config_scale),
                 "embed_scale": softplus(self.raw_embed_scale),
                 "algorithm_scale": softplus(self.raw_algorithm_scale),
+                "ensemble_scale": softplus(self.raw_ensemble_scale),
                 "noise": softplus(self.raw_noise) + MIN_NOISE,
                 "slope_var": softplus(self.raw_slope_var),
                 "offset_var": softplus(self.raw_offset_var)}
+
+
+class EnsembleMLP(nn.Module):
+    """``members`` independent MLPs over ``[meta-features ; configuration]`` with one output,
+    evaluated together by batched matmuls.
+
+    The first layer is split into its meta-feature and configuration parts so the
+    meta-features, the same for every configuration of a dataset, go through it once per
+    dataset rather than once per configuration (the larger part of the work otherwise).
+    """
+
+    def __init__(self, members: int, n_features: int, n_config: int, hidden: int,
+                 depth: int) -> None:
+        super().__init__()
+        widths = [n_features + n_config] + [hidden] * depth + [1]
+        self.n_features = n_features
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default initialisation
+            self.weights.append(nn.Parameter(
+                torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(
+                torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
+
+    def forward(self, features: torch.Tensor, configs: torch.Tensor) -> torch.Tensor:
+        """``(..., F)`` and ``(..., n, P)`` -> ``(members, ..., n)``."""
+        lead, n = configs.shape[:-2], configs.shape[-2]
+        first = self.weights[0]
+        per_dataset = features.reshape(1, -1, features.shape[-1]) @ first[:, :self.n_features]
+        per_config = configs.reshape(1, -1, configs.shape[-1]) @ first[:, self.n_features:]
+        members = first.shape[0]
+        hidden = (per_config.reshape(members, -1, n, first.shape[-1])
+                  + per_dataset[:, :, None, :] + self.biases[0][:, :, None, :])
+        hidden = nn.functional.silu(hidden.reshape(members, -1, first.shape[-1]))
+        last = len(self.weights) - 1
+        for index in range(1, len(self.weights)):
+            hidden = torch.baddbmm(self.biases[index], hidden, self.weights[index])
+            if index < last:
+                hidden = nn.functional.silu(hidden)
+        return hidden.reshape(members, *lead, n)
 
 
 def _mlp(n_in: int, hidden: int, depth: int, n_out: int) -> nn.Sequential:
@@ -135,20 +189,25 @@ def kernel(net: SurrogateNet, emb_a: torch.Tensor, mean_a: torch.Tensor,
            emb_b: torch.Tensor, mean_b: torch.Tensor) -> torch.Tensor:
     """Cross-covariance ``(..., A, B)`` between two sets of encoded points."""
     h = net.hyper()
-    p, e = net.n_config, net.n_config + net.embedding
+    p = net.n_config
+    e = p + net.embedding
+    a = e + net.n_algorithms
     config = torch.exp(-0.5 * _squared_distances(emb_a[..., :p], emb_b[..., :p]))
     embedded = torch.exp(-0.5 * _squared_distances(emb_a[..., p:e], emb_b[..., p:e]))
-    same_algorithm = emb_a[..., e:] @ emb_b[..., e:].transpose(-1, -2)
+    same_algorithm = emb_a[..., e:a] @ emb_b[..., e:a].transpose(-1, -2)
+    disagreement = emb_a[..., a:] @ emb_b[..., a:].transpose(-1, -2)
     return (h["config_scale"] * config + h["embed_scale"] * embedded
-            + h["algorithm_scale"] * same_algorithm
+            + h["algorithm_scale"] * same_algorithm + h["ensemble_scale"] * disagreement
             + h["slope_var"] * mean_a[..., :, None] * mean_b[..., None, :] + h["offset_var"])
 
 
-def prior_variance(net: SurrogateNet, mean: torch.Tensor) -> torch.Tensor:
+def prior_variance(net: SurrogateNet, mean: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
     """``k(x, x)`` for each point (without the observation noise)."""
     h = net.hyper()
+    disagreement = (emb[..., net.n_config + net.embedding + net.n_algorithms:] ** 2).sum(-1)
     return (h["config_scale"] + h["embed_scale"] + h["algorithm_scale"]
-            + h["slope_var"] * mean ** 2 + h["offset_var"])
+            + h["ensemble_scale"] * disagreement + h["slope_var"] * mean ** 2
+            + h["offset_var"])
 
 
 def prior_mean(net: SurrogateNet, mean: torch.Tensor) -> torch.Tensor:
@@ -174,7 +233,7 @@ def posterior(net: SurrogateNet, emb_s: torch.Tensor, mean_s: torch.Tensor, y_s:
     Shapes: ``emb (B, n, E)``, ``mean``/``y``/``mask`` ``(B, n)``; returns ``(B, Q)`` twice.
     """
     mu_q = prior_mean(net, mean_q)
-    var_q = prior_variance(net, mean_q) + (net.hyper()["noise"] if noise else 0.0)
+    var_q = prior_variance(net, mean_q, emb_q) + (net.hyper()["noise"] if noise else 0.0)
     if emb_s.shape[-2] == 0:
         return mu_q, var_q
     chol = _support_cholesky(net, emb_s, mean_s, mask_s)

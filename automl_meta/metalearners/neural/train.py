@@ -30,6 +30,7 @@ from automl_meta.metalearners.neural.model import (
 )
 
 MIN_EVALUATED = 2
+BOOTSTRAP = 0.8
 PROGRESS_EVERY = 50
 
 
@@ -42,35 +43,36 @@ class TaskTensors:
     configs: torch.Tensor
     scores: torch.Tensor
     evaluated: torch.Tensor
+    bootstrap: torch.Tensor
     holdout: torch.Tensor | None = None
 
     @classmethod
     def build(cls, features: np.ndarray, configs: np.ndarray, normalised: np.ndarray,
-              device: torch.device, holdout: np.ndarray | None = None) -> TaskTensors:
-        """Datasets with fewer than two evaluations are dropped; ``holdout`` marks the
-        datasets kept out of the first training stage (see :func:`meta_train`)."""
+              device: torch.device, members: int = 1, seed: int = 0,
+              holdout: np.ndarray | None = None) -> TaskTensors:
+        """Datasets with fewer than two evaluations are dropped. ``bootstrap (D, members)``
+        says which datasets each ensemble member learns from (each in 4 of 5 on average,
+        so members disagree where data is thin); ``holdout`` marks the datasets kept out of
+        the first training stage (see :func:`meta_train`)."""
         evaluated = np.isfinite(normalised)
         keep = evaluated.sum(axis=1) >= MIN_EVALUATED
+        bootstrap = np.random.default_rng(seed).random((int(keep.sum()), members)) < BOOTSTRAP
+        if members == 1:
+            bootstrap[:] = True
         as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=device)  # noqa: E731
         return cls(as_tensor(features[keep].astype(np.float32)),
                    as_tensor(configs.astype(np.float32)),
                    as_tensor(np.nan_to_num(normalised[keep], nan=0.0).astype(np.float32)),
-                   as_tensor(evaluated[keep]),
+                   as_tensor(evaluated[keep]), as_tensor(bootstrap),
                    None if holdout is None else as_tensor(np.asarray(holdout, bool)[keep]))
 
     def subset(self, rows: torch.Tensor) -> TaskTensors:
         return TaskTensors(self.features[rows], self.configs, self.scores[rows],
-                           self.evaluated[rows])
+                           self.evaluated[rows], self.bootstrap[rows])
 
     @property
     def n_datasets(self) -> int:
         return int(self.features.shape[0])
-
-    def inputs(self, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
-        """``[meta-features ; config encoding]`` for each (dataset row, config column) pair,
-        ``rows (B,)`` and ``columns (B, n)`` -> ``(B, n, F + P)``."""
-        feats = self.features[rows][:, None, :].expand(-1, columns.shape[1], -1)
-        return torch.cat([feats, self.configs[columns]], dim=-1)
 
 
 @dataclass
@@ -99,12 +101,15 @@ class TrainReport:
 
 @dataclass
 class Episodes:
-    """A batch of episodes: inputs ``(B, n, F + P)``, targets and masks; the first
-    ``n_support`` points of each row are the support, the rest the query."""
+    """A batch of episodes: meta-features ``(B, F)``, configurations ``(B, n, P)``, their
+    scores, masks and bootstrap memberships; the first ``n_support`` points of each row are
+    the support, the rest the query."""
 
-    inputs: torch.Tensor
+    features: torch.Tensor
+    configs: torch.Tensor
     scores: torch.Tensor
     mask: torch.Tensor
+    bootstrap: torch.Tensor
     n_support: int
 
 
@@ -118,19 +123,23 @@ def sample_episodes(data: TaskTensors, batch_size: int, n_support: int, n_query:
     # evaluated cells first, in random order; a dataset with few evaluations pads with masked
     keys = torch.where(data.evaluated[rows], keys, keys - 2.0)
     columns = keys.topk(n, dim=1).indices
-    return Episodes(data.inputs(rows, columns), data.scores[rows].gather(1, columns),
-                    data.evaluated[rows].gather(1, columns), min(n_support, n - 1))
+    return Episodes(data.features[rows], data.configs[columns],
+                    data.scores[rows].gather(1, columns),
+                    data.evaluated[rows].gather(1, columns), data.bootstrap[rows],
+                    min(n_support, n - 1))
 
 
 def episode_loss(net: SurrogateNet, episodes: Episodes, mean_loss_weight: float = 1.0,
                  autocast: bool = False) -> torch.Tensor:
-    """Query NLL given the support (when there is one) + the mean head's squared error."""
-    with torch.autocast(episodes.inputs.device.type, dtype=torch.bfloat16, enabled=autocast):
-        mean, emb = net(episodes.inputs)
-    mean, emb = mean.float(), emb.float()
+    """Query NLL given the support (when there is one) + the squared error of each ensemble
+    member on the datasets of its bootstrap."""
+    with torch.autocast(episodes.configs.device.type, dtype=torch.bfloat16, enabled=autocast):
+        mean, emb, members = net(episodes.features, episodes.configs)
+    mean, emb, members = mean.float(), emb.float(), members.float()
     s = episodes.n_support
     mask = episodes.mask.to(mean.dtype)
-    mse = ((mean - episodes.scores) ** 2 * mask).sum() / mask.sum().clamp_min(1.0)
+    weight = mask * episodes.bootstrap.T.to(mean.dtype)[:, :, None]  # (M, B, n)
+    mse = ((members - episodes.scores) ** 2 * weight).sum() / weight.sum().clamp_min(1.0)
     loss = mean_loss_weight * mse
     if s > 0:
         y_s, y_q = renormalise(episodes.scores[:, :s], episodes.mask[:, :s],
@@ -152,8 +161,9 @@ def support_sizes(settings: TrainSettings, n_configs: int, rng: np.random.Genera
     return np.clip(sizes, 0, top)
 
 
-CALIBRATED = ("raw_config_scale", "raw_embed_scale", "raw_algorithm_scale", "raw_noise",
-              "raw_slope_var", "raw_offset_var", "prior_slope", "prior_offset")
+CALIBRATED = ("raw_config_scale", "raw_embed_scale", "raw_algorithm_scale",
+              "raw_ensemble_scale", "raw_noise", "raw_slope_var", "raw_offset_var",
+              "prior_slope", "prior_offset")
 
 
 def meta_train(net: SurrogateNet, data: TaskTensors, settings: TrainSettings, seed: int = 0,
