@@ -16,3 +16,4 @@ for _ in $(seq 1 30); do
 done
 su postgres -c "psql -q -c \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='automl') THEN CREATE ROLE automl LOGIN PASSWORD 'automl' CREATEDB; END IF; END \\\$\\\$;\""
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='automl_meta'\" | grep -q 1 || createdb -O automl automl_meta"
+su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname='automl_service_test'\" | grep -q 1 || createdb -O automl automl_service_test"

@@ -203,7 +203,6 @@ def _build_worker(url: str) -> None:
     build(MetaDB(url), _paths(), FAST, jobs=1, progress=False)
 
 
-@pytest.mark.slow
 @requires_pmlb
 @pytest.mark.parametrize("processes", [4, 8])
 def test_concurrent_builders_write_every_cell_exactly_once(db_url: str, processes: int) -> None:
@@ -237,7 +236,6 @@ _KILLABLE_BUILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
 @requires_pmlb
 def test_sigkill_then_resume_equals_an_uninterrupted_build(tmp_path: Path) -> None:
     paths = [str(p) for p in _paths()]

@@ -351,13 +351,16 @@ def test_row_capped_svm_fits_on_at_most_max_rows_and_keeps_every_class() -> None
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Any:
-    # small networks train faster on one thread than on contended cores
+def _one_thread() -> Any:
+    # tiny fits run faster on one thread than on contended cores (OpenMP threads of
+    # gradient boosting spin-wait for each other), as in evaluate()'s workers
     import torch
+    from threadpoolctl import threadpool_limits
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(1):
+        yield
     torch.set_num_threads(before)
 
 
