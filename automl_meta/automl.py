@@ -140,10 +140,17 @@ def fit(
     sampler = MetaSampler(n_startup=len(recs), recommendations=recs, seed=random_state)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     evaluations: list[Any] = []
-    search_deadline = deadline - seconds * REFIT_RESERVE
+    def search_deadline() -> float:
+        # keep the reserve for refitting the best so far on all rows (its CV fits saw
+        # (k-1)/k of at most SEARCH_MAX_ROWS rows each), with a margin for a loaded machine
+        done = [e for e in evaluations if e.ok]
+        best = max(done, key=lambda e: sign * e.metrics.get(metric, -np.inf), default=None)
+        refit = 0.0 if best is None else 3.0 * best.fit_seconds * data.n_rows / max(
+            search_data.n_rows, 1)
+        return deadline - max(seconds * REFIT_RESERVE, min(refit, seconds * 0.5))
 
     def one_trial() -> bool:
-        remaining = search_deadline - time.perf_counter()
+        remaining = search_deadline() - time.perf_counter()
         if remaining < MIN_TRIAL_SECONDS:
             return False
         trial = study.ask()
@@ -177,7 +184,8 @@ def fit(
         )
     ok.sort(key=lambda e: -sign * e.metrics[metric])
     members, weights, best_score = _choose_model(ok, search_data, metric, sign, ensemble)
-    model, used = _refit(members, weights, data, deadline, random_state)
+    model, used = _refit(members, weights, data, deadline, random_state,
+                         fallbacks=[e.config for e in ok[1:]], budget=seconds)
     result = FitResult(
         model=model, leaderboard=leaderboard, study=study, best_config=ok[0].config,
         best_score=best_score, task=data.task, metric=metric,
@@ -226,7 +234,10 @@ def _choose_model(ok: list[Any], data: Dataset, metric: str, sign: float,
 
 
 def _refit(members: list[dict[str, Any]], weights: list[float], data: Dataset,
-           deadline: float, random_state: int) -> tuple[Any, list[tuple[dict[str, Any], float]]]:
+           deadline: float, random_state: int, fallbacks: list[dict[str, Any]],
+           budget: float) -> tuple[Any, list[tuple[dict[str, Any], float]]]:
+    """Refit the chosen members on all rows before the deadline; if none makes it, the next
+    best configurations are tried, the last within the 10% tolerance of the budget."""
     from automl_meta._ensemble import WeightedEnsemble
     from automl_meta.evaluation import fit_in_worker
 
@@ -235,11 +246,24 @@ def _refit(members: list[dict[str, Any]], weights: list[float], data: Dataset,
         remaining = deadline - time.perf_counter()
         if remaining <= 0.2 and fitted:
             break
-        model, status, error = fit_in_worker(config, data, time_limit=max(remaining, 1.0),
-                                             random_state=random_state)
+        model, _, _ = fit_in_worker(config, data, time_limit=max(remaining, 1.0),
+                                    random_state=random_state)
         if model is not None:
             fitted.append(model)
             used.append((config, weight))
+    for config in fallbacks if not fitted else []:
+        remaining = deadline + 0.09 * budget - time.perf_counter()
+        if remaining <= 0.5:
+            break
+        model, _, _ = fit_in_worker(config, data, time_limit=remaining,
+                                    random_state=random_state)
+        if model is not None:
+            warnings.warn(f"Refitting {members[0]['algorithm']} on all rows did not finish "
+                          f"within the budget; returning the next best, "
+                          f"{config['algorithm']}.", stacklevel=3)
+            fitted.append(model)
+            used.append((config, 1.0))
+            break
     if not fitted:
         raise AutoMLMetaError(f"The final refit of {members[0]['algorithm']} on all of "
                               f"{data.name} failed or ran out of budget; give a larger budget.")

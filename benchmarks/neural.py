@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
 import statistics
 import sys
@@ -248,8 +249,11 @@ def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] 
            knowledge: Any) -> str:
     import torch
 
+    from automl_meta.space.torch_mlp import resolve_device
+
+    device = timing["device"] if timing else resolve_device("auto").type
     lines = [f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, torch "
-             f"{torch.__version__}, device {timing['device'] if timing else 'cpu'}; "
+             f"{torch.__version__}, device {device}, {os.cpu_count()} CPU cores; "
              f"{sum(len(m.datasets) for m in knowledge.matrices.values())} evaluated datasets "
              f"({', '.join(f'{t}: {len(m.datasets)}' for t, m in knowledge.matrices.items())})."]
     if len(results):

@@ -114,7 +114,7 @@ def test_meta_training_reduces_the_query_loss(knowledge: MetaKnowledge) -> None:
         report = meta_train(net, data, settings, seed=0, progress=False)
         after = validation_loss(net, data, settings)
     assert report.steps == 300 and len(report.losses) == 6
-    assert after < before - 0.3, (before, after)
+    assert after < 0.5 * before, (before, after)
 
 
 def test_fine_tuning_moves_predictions_toward_the_observations(
@@ -234,7 +234,8 @@ def test_cuda_without_cuda_is_a_clear_error(knowledge: MetaKnowledge,
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_training_and_proposals(knowledge: MetaKnowledge, learner: NeuralLearner) -> None:
+def test_cuda_training_and_proposals(knowledge: MetaKnowledge, learner: NeuralLearner,
+                                     tmp_path: Path) -> None:
     on_gpu = NeuralLearner(**SMALL, device="cuda", random_state=0).fit(knowledge)
     net = on_gpu._task_runtime(TASK)["net"]
     assert next(net.parameters()).device.type == "cuda"
@@ -242,10 +243,19 @@ def test_cuda_training_and_proposals(knowledge: MetaKnowledge, learner: NeuralLe
     observed = [(CONFIGS[j], float(true_scores(0.5)[j])) for j in (2, 9, 30)]
     recs = on_gpu.propose(query(0.5), TASK, observed, k=2, candidates=CONFIGS)
     assert len(recs) == 2 and all(math.isfinite(r.predicted_score) for r in recs)
-    # a CPU learner loads the GPU-trained weights and agrees closely
-    auto = NeuralLearner.load(learner.save(Path("/tmp") / "neural_cuda_test"), device="auto")
-    mean, _ = auto.predict(query(0.5), TASK, CONFIGS)
-    np.testing.assert_allclose(mean, learner.predict(query(0.5), TASK, CONFIGS)[0], atol=1e-4)
+    # CPU-trained weights load onto the GPU ("auto") and predict the same there
+    on_auto = NeuralLearner.load(learner.save(tmp_path), device="auto")
+    assert on_auto._task_runtime(TASK)["device"].type == "cuda"
+    for seen in ((), observed):
+        np.testing.assert_allclose(on_auto.predict(query(0.5), TASK, CONFIGS, seen)[0],
+                                   learner.predict(query(0.5), TASK, CONFIGS, seen)[0],
+                                   atol=1e-3)
+
+
+def test_time_budget_cuts_meta_training_short(knowledge: MetaKnowledge) -> None:
+    planned = SMALL["steps"] + 200 + SMALL["steps"] // 2  # the three stages
+    quick = NeuralLearner(**SMALL, device="cpu", time_budget=1e-3).fit(knowledge)
+    assert quick.tasks[TASK]["training"]["steps"] < planned / 2
 
 
 def test_invalid_parameters_name_the_parameter(knowledge: MetaKnowledge) -> None:

@@ -42,11 +42,13 @@ _OTHER_KEYS = ("calibration", "finetune_steps", "finetune_lr", "xi", "extra_cand
 class NeuralLearner(MetaLearner):
     """A surrogate meta-trained across past datasets and fine-tuned on the new one.
 
-    Per task, an MLP over ``[scaled meta-features ; configuration encoding]`` gives a
-    zero-shot mean and an embedding for a GP kernel (see ``neural.model``). It is
-    meta-trained on episodes of past searches (``neural.train``); on a new dataset,
-    :meth:`recommend` ranks the candidate pool by the zero-shot mean and :meth:`propose`
-    fine-tunes a copy on the trials observed so far and picks by expected improvement.
+    Per task, a deep-kernel Gaussian process (see ``neural.model``): an ensemble of small
+    MLPs over ``[scaled meta-features ; configuration encoding]`` gives the zero-shot mean
+    (its disagreement part of the uncertainty), an MLP over the configuration the kernel's
+    embedding. It is meta-trained on episodes of past searches (``neural.train``); on a new
+    dataset, :meth:`recommend` ranks the candidate pool by the zero-shot mean and
+    :meth:`propose` fine-tunes a copy on the trials observed so far, conditions on them and
+    picks by expected improvement (``neural.adapt``).
 
     The candidate pool is the meta-db's configurations of the task plus
     ``extra_candidates`` sampled from the space.
@@ -81,8 +83,8 @@ class NeuralLearner(MetaLearner):
                  steps: int = 2000, batch_size: int = 16, max_support: int = 32,
                  n_query: int = 32, learning_rate: float = 5e-3, weight_decay: float = 1e-4,
                  time_budget: float | None = None, calibration: float = 0.2,
-                 finetune_steps: int = 10,
-                 finetune_lr: float = 1e-3, xi: float = 0.0, extra_candidates: int = 300,
+                 finetune_steps: int = 10, finetune_lr: float = 1e-3, xi: float = 0.0,
+                 extra_candidates: int = 300,
                  device: str = "auto", threads: int | None = 1, random_state: int = 0,
                  progress: bool | None = None) -> None:
         self.hidden = hidden

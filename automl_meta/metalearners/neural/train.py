@@ -5,10 +5,16 @@ of its evaluated configurations (0 to ``max_support`` of them: what a search has
 far) and a *query* set (what it could try next). The support scores are normalised within the
 support, exactly as :func:`~automl_meta.metalearners.neural.adapt.propose` will normalise the
 trials of a new dataset; the GP conditions on them in closed form (the inner adaptation) and
-the loss is the query's predictive negative log-likelihood, plus the mean head's squared error
-on the dataset-normalised scores (what the zero-shot ranking relies on). A batch of episodes is
+the loss is the query's predictive negative log-likelihood, plus each ensemble member's
+squared error on the dataset-normalised scores (what the zero-shot ranking relies on).
+
+This is MAML in the form FSBO and neural processes use: the inner loop is exact Bayesian
+conditioning rather than a few gradient steps, so the outer gradient is exact (no
+first-order approximation) and costs one small Cholesky per episode; the gradient steps on a
+new dataset's own trials come at proposal time (``adapt.fine_tune``). A batch of episodes is
 one set of tensor ops on the model's device; episode sampling happens on that device too, so
-the loop never copies to the host except to show progress.
+the loop never copies to the host except to report the loss every ``PROGRESS_EVERY`` steps.
+On CUDA the networks run under bfloat16 autocast; the GP algebra always in float32.
 """
 
 from __future__ import annotations
