@@ -50,6 +50,17 @@ def _main(
     """automl-meta: choose algorithms and hyperparameters from the memory of past datasets."""
 
 
+def _load(data: str, target: str | None, task: str | None) -> Any:
+    """Load a dataset, printing our warnings (dropped rows, inferred task) to stderr."""
+    from automl_meta.data import load_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_dataset(data, target=target, task=task)
+    _print_warnings(caught)
+    return dataset
+
+
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
     for item in caught:
         if issubclass(item.category, AutoMLMetaWarning):
@@ -102,14 +113,10 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Score one configuration on a dataset with cross-validation, safely."""
-    from automl_meta.data import load_dataset
     from automl_meta.evaluation import evaluate as run_evaluation
     from automl_meta.space import default_config
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        dataset = load_dataset(data, target=target, task=task)
-    _print_warnings(caught)
+    dataset = _load(data, target, task)
     config = default_config(algorithm, dataset.task)
     config["params"].update(_parse_json(params, "--params"))
     result = run_evaluation(config, dataset, protocol=protocol, time_limit=time_limit)

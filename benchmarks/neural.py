@@ -240,7 +240,7 @@ def speed(knowledge: Any, args: argparse.Namespace) -> dict[str, Any]:
         "observed": 50,
         "propose_ms_median": statistics.median(timings) if timings else float("nan"),
         "propose_ms_p90": float(np.percentile(timings, 90)) if timings else float("nan"),
-        "device": learner._task_runtime(next(iter(learner.tasks)))["device"].type
+        "device": next(iter(learner.tasks.values()))["training"]["device"]
         if learner.tasks else "n/a",
     }
 

@@ -16,12 +16,7 @@ import numpy as np
 import pandas as pd
 
 from automl_meta.errors import ArtifactError
-from automl_meta.metalearners._base import (
-    MetaLearner,
-    Recommendation,
-    check_k,
-    metafeature_frame,
-)
+from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
 from automl_meta.metalearners._knowledge import MetaKnowledge
 
@@ -82,7 +77,7 @@ class RankerLearner(MetaLearner):
                 configs: list[dict[str, Any]]) -> np.ndarray:
         """Predicted normalised score of each configuration on this dataset."""
         info = self.tasks[task]
-        query = FeatureScaler.from_json(info["scaler"]).transform(metafeature_frame(metafeatures))
+        query = FeatureScaler.from_json(info["scaler"]).transform_mapping(metafeatures)
         encoded = encode_configs(configs, task)
         X = np.hstack([np.repeat(query, len(configs), axis=0), encoded])
         return self.models[task].predict(X)
