@@ -36,7 +36,9 @@ def train_learners(knowledge: MetaKnowledge, out: str | Path, evaluate: bool = T
 
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
-    for learner in (KNNLearner(), PortfolioLearner(), RankerLearner()):
+    from automl_meta.metalearners.neural import NeuralLearner
+
+    for learner in (KNNLearner(), PortfolioLearner(), RankerLearner(), NeuralLearner()):
         learner.fit(knowledge).save(directory)
     choice: dict[str, Any] = {"auto": "knn", "datasets": int(len(knowledge.datasets))}
     if evaluate:

@@ -1,22 +1,22 @@
 """The surrogate: a deep-kernel Gaussian process over (meta-features, configuration).
 
-Two small MLPs:
+Two kinds of small MLP:
 
-- the *mean* network ``m(x)`` reads ``[scaled meta-features ; configuration encoding]``: the
-  zero-shot guess of the configuration's normalised score on a dataset with those
-  meta-features (what :meth:`NeuralLearner.recommend` ranks by);
+- the *mean* ensemble ``m(x)`` (5 members, batched) reads ``[scaled meta-features ;
+  configuration encoding]``: the zero-shot guess of the configuration's normalised score on a
+  dataset with those meta-features (what :meth:`NeuralLearner.recommend` ranks by); where its
+  members disagree, that guess is trusted less;
 - the *embedding* network ``phi(c)`` reads the configuration; an RBF on it (plus an RBF
   with per-dimension length-scales on the encoding itself, and a shared term per
   algorithm) says how alike two configurations behave on the same dataset.
 
 Given observations on a dataset, the prediction is the GP posterior with prior mean
-``a0 * m(x) + b0`` and kernel ``rbf_ard(c, c') + rbf(phi, phi') + alg(c, c') + va * m m' + vb``
-(+ noise).
-The ``va m m' + vb`` terms are a Gaussian prior over an unknown slope and offset between
-``m`` and the observed scores, integrated out: observed scores are normalised only within
-the observed set (the best *known* score on a new dataset is unknown), so their scale
-differs from ``m``'s and the posterior must not care. All GP algebra runs in float32,
-batched over episodes.
+``a0 * m(x) + b0`` and kernel ``rbf_ard(c, c') + rbf(phi, phi') + alg(c, c') + ens(x, x')
++ va * m m' + vb`` (+ noise). The ``va m m' + vb`` terms are a Gaussian prior over an unknown
+slope and offset between ``m`` and the observed scores, integrated out: observed scores are
+normalised only within the observed set (the best *known* score on a new dataset is
+unknown), so their scale differs from ``m``'s and the posterior must not care. All GP
+algebra runs in float32, batched over episodes.
 """
 
 from __future__ import annotations
