@@ -301,9 +301,11 @@ def db_upgrade(db: str | None = DB_OPTION) -> None:
 def db_stats(
     db: str | None = DB_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    shipped: bool = typer.Option(False, "--shipped", help="Report the shipped meta_db/ "
+                                 "bundle instead of a store."),
 ) -> None:
     """Coverage of a meta-database: datasets, configurations, evaluations, failures, size."""
-    stats = _open_db(db).stats()
+    stats = _bundle_stats() if shipped else _open_db(db).stats()
     if as_json:
         print(json.dumps(stats, indent=1))
         return
@@ -317,6 +319,19 @@ def db_stats(
     for algorithm, count in sorted(stats["configs_per_algorithm"].items()):
         table.add_row(f"configs: {algorithm}", f"{count:,}")
     console.print(table)
+
+
+def _bundle_stats() -> dict[str, Any]:
+    from automl_meta.config import shipped_meta_db_dir
+    from automl_meta.metadb import MetaDB
+    from automl_meta.metadb._bundle import import_bundle
+
+    bundle = shipped_meta_db_dir()
+    store = MetaDB("sqlite:///:memory:")
+    import_bundle(store, bundle)
+    stats = store.stats()
+    stats["bytes"] = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
+    return stats
 
 
 @db_app.command("export")
