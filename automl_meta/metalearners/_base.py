@@ -87,6 +87,20 @@ class MetaLearner(ABC):
     def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
         """Rebuild a fitted learner from what ``_state`` returned."""
 
+    def task_scaler(self, task: str) -> Any:
+        """The meta-feature scaler of ``task`` stored in ``self.tasks[task]["scaler"]``,
+        rebuilt from its JSON once per fit rather than on every query."""
+        from automl_meta.metalearners._encoding import FeatureScaler
+
+        cache = self.__dict__.setdefault("_scalers", {})
+        if task not in cache:
+            cache[task] = FeatureScaler.from_json(self.tasks[task]["scaler"])  # type: ignore[attr-defined]
+        return cache[task]
+
+    def forget_scalers(self) -> None:
+        """Drop cached scalers; a subclass calls it at the start of ``fit``."""
+        self.__dict__.pop("_scalers", None)
+
     def save(self, directory: str | Path) -> Path:
         """Write ``<name>.json`` (and ``<name>.safetensors`` when there are arrays)."""
         from safetensors.numpy import save_file

@@ -86,7 +86,7 @@ class KNNLearner(MetaLearner):
 
     def fit(self, knowledge: MetaKnowledge) -> KNNLearner:
         self.tasks, self.arrays = {}, {}
-        self.__dict__.pop("_scalers", None)
+        self.forget_scalers()
         for task, matrix in knowledge.matrices.items():
             frame = knowledge.metafeatures.loc[matrix.datasets]
             scaler = FeatureScaler().fit(frame)
@@ -107,16 +107,10 @@ class KNNLearner(MetaLearner):
             self.arrays[f"{task}.prior"] = prior.astype(np.float32)
         return self
 
-    def _scaler(self, task: str) -> FeatureScaler:
-        cache = self.__dict__.setdefault("_scalers", {})
-        if task not in cache:
-            cache[task] = FeatureScaler.from_json(self.tasks[task]["scaler"])
-        return cache[task]
-
     def nearest_datasets(self, metafeatures: Mapping[str, float] | pd.Series,
                          task: str) -> tuple[np.ndarray, np.ndarray]:
         """Indices of past datasets of ``task`` sorted by distance, and the distances."""
-        query = self._scaler(task).transform_mapping(metafeatures)
+        query = self.task_scaler(task).transform_mapping(metafeatures)
         weights = self.arrays[f"{task}.weights"]
         diffs = self.arrays[f"{task}.features"] - query.astype(np.float32)
         distances = np.sqrt((weights * diffs ** 2).sum(axis=1))

@@ -43,6 +43,7 @@ class RankerLearner(MetaLearner):
         from automl_meta.space import algorithms, config_hash, sample_configs
 
         self.tasks, self.models = {}, {}
+        self.forget_scalers()
         for task, matrix in knowledge.matrices.items():
             frame = knowledge.metafeatures.loc[matrix.datasets]
             scaler = FeatureScaler().fit(frame)
@@ -76,8 +77,7 @@ class RankerLearner(MetaLearner):
     def predict(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
                 configs: list[dict[str, Any]]) -> np.ndarray:
         """Predicted normalised score of each configuration on this dataset."""
-        info = self.tasks[task]
-        query = FeatureScaler.from_json(info["scaler"]).transform_mapping(metafeatures)
+        query = self.task_scaler(task).transform_mapping(metafeatures)
         encoded = encode_configs(configs, task)
         X = np.hstack([np.repeat(query, len(configs), axis=0), encoded])
         return self.models[task].predict(X)
