@@ -32,7 +32,9 @@ class Recommender:
 
     Shipped learners (``meta_db/learners/``) are used as they are while the user store is
     empty; once the user store holds evaluations, the memory-based learners are refitted on
-    shipped + user knowledge so that every recorded run counts at once.
+    shipped + user knowledge so that every recorded run counts at once. ``learners`` are
+    already fitted learners by strategy (the benchmark passes ones fitted without the
+    evaluated dataset's family); a strategy missing from them is loaded or fitted on use.
 
     Example:
         >>> rec = Recommender.load()  # doctest: +SKIP
@@ -40,12 +42,13 @@ class Recommender:
     """
 
     def __init__(self, knowledge: MetaKnowledge, learners_dir: Path | None = None,
-                 auto_strategy: str = DEFAULT_STRATEGY, refit: bool = False) -> None:
+                 auto_strategy: str = DEFAULT_STRATEGY, refit: bool = False,
+                 learners: Mapping[str, MetaLearner] | None = None) -> None:
         self.knowledge = knowledge
         self.learners_dir = learners_dir
         self.auto_strategy = auto_strategy
         self.refit = refit
-        self._learners: dict[str, MetaLearner] = {}
+        self._learners: dict[str, MetaLearner] = dict(learners or {})
 
     @classmethod
     def load(cls, db: Any = None, shipped: str | Path | None = None) -> Recommender:
@@ -105,13 +108,27 @@ class Recommender:
 
 
 _CACHE: dict[tuple[str, str, tuple[int, int, int]], Recommender] = {}
+_STORES: dict[str, Any] = {}
 
 
 def get_recommender(db: Any = None, shipped: str | Path | None = None) -> Recommender:
-    """A :class:`Recommender` for this store, reused while the store does not change."""
+    """A :class:`Recommender` for this store, reused while the store does not change.
+
+    A ready :class:`Recommender` passed as ``db`` is returned as it is (so ``fit``,
+    ``warm_start`` and ``MetaSampler`` can advise from part of the knowledge)."""
+    if isinstance(db, Recommender):
+        return db
     from automl_meta.metadb import MetaDB
 
-    store = db if isinstance(db, MetaDB) else MetaDB(db or user_db_url())
+    if isinstance(db, MetaDB):
+        store = db
+    else:
+        # opening a store (engine, schema check) costs more than a recommendation: keep one
+        # per URL for the life of the process
+        url = str(db or user_db_url())
+        store = _STORES.get(url)
+        if store is None:
+            store = _STORES[url] = MetaDB(url)
     shipped_dir = Path(shipped) if shipped is not None else shipped_meta_db_dir()
     key = (store.url, str(shipped_dir), store.change_token())
     if key not in _CACHE:
@@ -140,7 +157,7 @@ def recommend(
             ``"knn"``, ``"portfolio"`` or ``"ranker"``.
         db: the user store (URL, path or :class:`~automl_meta.MetaDB`); default
             ``$AUTOML_META_DB`` or the user data directory. The shipped ``meta_db/`` is
-            always layered underneath.
+            always layered underneath. A :class:`Recommender` is used as it is.
         target, task: passed to ``load_dataset``.
         metafeatures: precomputed meta-features (skips the extraction).
         server: URL of a team's ``automl-meta serve`` (token from ``$AUTOML_META_TOKEN``

@@ -77,6 +77,22 @@ def test_missing_file_names_the_path_and_similar_files(tmp_path: Path) -> None:
         load_dataset(tmp_path / "housing.cvs")
 
 
+def test_missing_file_hint_lists_only_close_names(tmp_path: Path) -> None:
+    names = ["iris.csv", "dataset.csv", "data_train.csv", "database.csv", "datum.tsv"]
+    for name in names:
+        _write(tmp_path / name, "a,target\n1,2\n")
+    with pytest.raises(DatasetError) as typo:
+        load_dataset(tmp_path / "iris.cvs")
+    assert "Files with a similar name there: iris.csv." in str(typo.value)
+    with pytest.raises(DatasetError) as unrelated:
+        load_dataset(tmp_path / "data_x.csv")
+    message = str(unrelated.value)
+    assert "similar name" not in message
+    assert not any(name in message for name in names)
+    with pytest.raises(DatasetError, match=r"similar name there: iris\.csv\."):
+        load_dataset(tmp_path / "IRIS")  # same name, another case and no suffix
+
+
 def test_directory_instead_of_file(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="is a directory"):
         load_dataset(tmp_path)

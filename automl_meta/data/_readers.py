@@ -30,13 +30,41 @@ def split_suffix(path: Path) -> tuple[str, bool]:
     return (suffixes[-1] if suffixes else ""), compressed
 
 
+def similar_file_names(path: Path, n: int = 3, cutoff: float = 0.8) -> list[str]:
+    """Names in ``path``'s directory that ``path`` was probably meant to be: close spellings
+    (``iris.cvs`` -> ``iris.csv``, case ignored) and the same name with another data suffix
+    (``iris`` -> ``iris.csv.gz``). A shared prefix alone (``data_x`` vs ``dataset``) is not
+    enough, so the hint stays short."""
+    import difflib
+    import itertools
+
+    try:
+        names = [p.name for p in itertools.islice(path.parent.iterdir(), 10_000)
+                 if not p.name.startswith(".")]
+    except OSError:  # no such directory, or not readable: no hint rather than a new error
+        return []
+    by_lower = {name.lower(): name for name in sorted(names)}
+    wanted = path.name.lower()
+    close = difflib.get_close_matches(wanted, list(by_lower), n=n, cutoff=cutoff)
+    stem = _bare_stem(wanted)
+    same_stem = [lower for lower in sorted(by_lower) if _bare_stem(lower) == stem]
+    chosen = list(dict.fromkeys(close + same_stem))[:n]
+    return [by_lower[lower] for lower in chosen]
+
+
+def _bare_stem(name: str) -> str:
+    """``iris.csv.gz`` -> ``iris``: the name without its data (and compression) suffixes."""
+    known = {*TABLE_SUFFIXES, *PARQUET_SUFFIXES, *ARFF_SUFFIXES, ".gz"}
+    while "." in name and name[name.rindex("."):] in known:
+        name = name[:name.rindex(".")]
+    return name
+
+
 def read_file(path: Path) -> tuple[pd.DataFrame, str | None]:
     """Read a data file. Returns the frame and the default label column, if any (ARFF)."""
     if not path.exists():
-        hint = ""
-        if path.parent.is_dir():
-            near = sorted(p.name for p in path.parent.iterdir() if p.stem[:3] == path.stem[:3])
-            hint = f" Files with a similar name there: {', '.join(near[:5])}." if near else ""
+        near = similar_file_names(path)
+        hint = f" Files with a similar name there: {', '.join(near)}." if near else ""
         raise DatasetError(
             f"No file at {str(path)!r}. Expected the path of a data file ({SUPPORTED})."
             f"{hint} Check the path and the working directory ({Path.cwd()})."

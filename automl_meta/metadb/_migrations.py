@@ -29,8 +29,9 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_rows_used}
 
 def upgrade(url: str) -> tuple[int, int]:
     """Migrate the store at ``url`` to the current schema; returns (from, to) versions."""
-    from automl_meta.metadb._store import _make_engine, now
+    from automl_meta.metadb._store import _make_engine, check_sqlite_file, now
 
+    check_sqlite_file(as_db_url(url))
     engine = _make_engine(as_db_url(url))
     try:
         if "schema_version" not in inspect(engine).get_table_names():

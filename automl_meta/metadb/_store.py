@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import create_engine, event, func, inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from automl_meta.config import as_db_url
@@ -50,6 +50,7 @@ class MetaDB:
 
     def __init__(self, url: str | Path, create: bool = True) -> None:
         self.url = as_db_url(url)
+        check_sqlite_file(self.url)
         if self.url.startswith("sqlite:///") and ":memory:" not in self.url:
             Path(self.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -264,6 +265,55 @@ class MetaDB:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_sqlite_file(url: str, settle_seconds: float = 1.0) -> None:
+    """Refuse an existing file that is not an SQLite database, before SQLite touches it.
+
+    SQLite would turn an existing empty or short file (a CSV given by mistake) into a
+    database, and fail on a longer one with "file is not a database"; here the file is only
+    read, never written. A file that does not exist yet
+    is fine (it becomes a new store). An empty file may be a store another process is
+    creating at this instant (SQLite creates the file, then writes its header), so it is
+    given ``settle_seconds`` to gain a header before it is refused.
+    """
+    if not url.startswith("sqlite"):
+        return
+    try:
+        database = make_url(url).database
+    except Exception:  # an unparsable URL fails later, in create_engine, with its message
+        return
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.is_file():
+        return
+    deadline = time.monotonic() + settle_seconds
+    header = _read_header(path)
+    while not header and time.monotonic() < deadline:
+        time.sleep(0.05)
+        header = _read_header(path)
+    if header == SQLITE_HEADER:
+        return
+    what = "is empty (0 bytes)" if not header else "is not an SQLite database"
+    raise MetaDBError(
+        f"The meta-database file {str(path)!r} exists but {what}; refusing to turn it into "
+        "a meta-database (it was left unchanged). Expected an SQLite file written by "
+        "automl-meta, or a path that does not exist yet. Check the --db path (did you pass "
+        "a data file?), or move the file away to create a new store there."
+    )
+
+
+def _read_header(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise MetaDBError(f"Could not read the meta-database file {str(path)!r}: {exc}. "
+                          "Check its permissions.") from exc
 
 
 def _finite_or_none(value: Any) -> float | None:

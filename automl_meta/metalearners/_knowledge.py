@@ -64,6 +64,9 @@ class MetaKnowledge:
             c = c.assign(key=c["task"] + "/" + c["hash"])
             configs.append(c[["key", "task", "algorithm", "params_json"]])
             ev = t["evaluation"]
+            # an ok evaluation without a score holds another metric only (an imported Optuna
+            # study of log_loss, say): it ranks nothing, and it is no failure either
+            ev = ev[(ev["status"] != "ok") | ev["score"].notna()]
             if len(ev):
                 ev = ev.assign(fingerprint=d.loc[ev["dataset_id"], "fingerprint"].to_numpy(),
                                config=c.loc[ev["config_id"], "key"].to_numpy())

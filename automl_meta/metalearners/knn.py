@@ -78,9 +78,12 @@ class KNNLearner(MetaLearner):
 
     name = "knn"
 
-    def __init__(self, n_neighbors: int = 20, diversify: bool = True) -> None:
+    def __init__(self, n_neighbors: int = 20, diversify: bool = True,
+                 bandwidth: float = 0.05, shrinkage: float = 0.0) -> None:
         self.n_neighbors = n_neighbors
         self.diversify = diversify
+        self.bandwidth = bandwidth
+        self.shrinkage = shrinkage
         self.tasks: dict[str, dict[str, Any]] = {}
         self.arrays: dict[str, np.ndarray] = {}
 
@@ -126,17 +129,23 @@ class KNNLearner(MetaLearner):
         order, distances = self.nearest_datasets(metafeatures, task)
         neighbours = order[: self.n_neighbors]
         near = distances[: self.n_neighbors]
-        scale = max(float(np.median(distances)) * 0.05, 1e-6)
-        weights = 1.0 / (near + scale)
-        normalised = self.arrays[f"{task}.normalised"][neighbours]
-        raw = self.arrays[f"{task}.raw"][neighbours]
+        scale = max(float(np.median(distances)) * self.bandwidth, 1e-6)
+        # inverse-distance weights on the neighbours, shrunk towards every past dataset
+        # alike: the first picks follow the neighbours, the later ones also hedge like a
+        # global portfolio when the neighbours are not a sure guide
+        weights = np.zeros(len(order))
+        weights[: len(neighbours)] = 1.0 / (near + scale)
+        weights = (1.0 - self.shrinkage) * weights / weights.sum() \
+            + self.shrinkage / len(order)
+        normalised = self.arrays[f"{task}.normalised"][order]
+        raw = self.arrays[f"{task}.raw"][order]
         present = np.isfinite(normalised)
         # a configuration a neighbour never tried is assumed to do there as it does on
         # average, so a near-identical neighbour's best configuration outranks untried ones
         prior = self.arrays[f"{task}.prior"]
         filled = np.where(present, normalised, prior[None, :])
-        predicted = filled.T @ weights / weights.sum()
-        predicted = np.where(present.any(axis=0), predicted, -np.inf)
+        predicted = filled.T @ weights
+        predicted = np.where(present[: len(neighbours)].any(axis=0), predicted, -np.inf)
         ranking = (complementary_ranking(filled, weights, predicted, k) if self.diversify
                    else np.argsort(-predicted, kind="stable")[:k])
         out = []
@@ -156,11 +165,13 @@ class KNNLearner(MetaLearner):
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"n_neighbors": self.n_neighbors, "diversify": self.diversify,
+                "bandwidth": self.bandwidth, "shrinkage": self.shrinkage,
                 "tasks": self.tasks}, self.arrays
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
-        learner = cls(state["n_neighbors"], state.get("diversify", True))
+        learner = cls(state["n_neighbors"], state.get("diversify", True),
+                      state.get("bandwidth", 0.05), state.get("shrinkage", 0.0))
         learner.tasks = state["tasks"]
         learner.arrays = dict(arrays)
         return learner

@@ -22,6 +22,15 @@ from automl_meta.metalearners._knowledge import MetaKnowledge
 
 EXTRA_CANDIDATES = 300
 SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.")
+_THREADPOOLS: list[Any] = []
+
+
+def _openmp_single_thread() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    if not _THREADPOOLS:  # inspecting the loaded libraries is slow: do it once
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1, user_api="openmp")
 
 
 class RankerLearner(MetaLearner):
@@ -36,13 +45,14 @@ class RankerLearner(MetaLearner):
         self.random_state = random_state
         self.tasks: dict[str, dict[str, Any]] = {}
         self.models: dict[str, Any] = {}
+        self._encoded_candidates: dict[str, np.ndarray] = {}
 
     def fit(self, knowledge: MetaKnowledge) -> RankerLearner:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         from automl_meta.space import algorithms, config_hash, sample_configs
 
-        self.tasks, self.models = {}, {}
+        self.tasks, self.models, self._encoded_candidates = {}, {}, {}
         self.forget_scalers()
         for task, matrix in knowledge.matrices.items():
             frame = knowledge.metafeatures.loc[matrix.datasets]
@@ -79,8 +89,14 @@ class RankerLearner(MetaLearner):
         """Predicted normalised score of each configuration on this dataset."""
         query = self.task_scaler(task).transform_mapping(metafeatures)
         encoded = encode_configs(configs, task)
-        X = np.hstack([np.repeat(query, len(configs), axis=0), encoded])
-        return self.models[task].predict(X)
+        return self._predict(query, encoded, task)
+
+    def _predict(self, query: np.ndarray, encoded: np.ndarray, task: str) -> np.ndarray:
+        X = np.hstack([np.repeat(query, len(encoded), axis=0), encoded])
+        # a few hundred rows: OpenMP threads only add wake-up latency, and spin against
+        # whatever else runs on the machine
+        with _openmp_single_thread():
+            return self.models[task].predict(X)
 
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
                   k: int = 10) -> list[Recommendation]:
@@ -88,7 +104,10 @@ class RankerLearner(MetaLearner):
         if task not in self.tasks:
             return []
         info = self.tasks[task]
-        predicted = self.predict(metafeatures, task, info["candidates"])
+        if task not in self._encoded_candidates:  # the pool is fixed: encode it once
+            self._encoded_candidates[task] = encode_configs(info["candidates"], task)
+        query = self.task_scaler(task).transform_mapping(metafeatures)
+        predicted = self._predict(query, self._encoded_candidates[task], task)
         out = []
         for rank, index in enumerate(np.argsort(-predicted, kind="stable")[:k], start=1):
             config = info["candidates"][index]
