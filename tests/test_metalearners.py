@@ -37,7 +37,7 @@ def _knowledge(n_per_cluster: int = 8, seed: int = 0) -> MetaKnowledge:
         small = i < n_per_cluster
         datasets.append({"id": i, "name": f"{'small' if small else 'large'}_{i}",
                          "fingerprint": f"fp{i}", "task": "classification",
-                         "family": f"fam{i}", "source": "", "n_rows": 100, "n_features": 5,
+                         "family": f"fam{i}", "source": "", "n_rows": 100 + i, "n_features": 5,
                          "n_classes": 2, "created_at": ""})
         log_rows = (2.0 if small else 5.0) + rng.normal(0, 0.2)
         for name, value in {"nr_inst": 10 ** log_rows, "noise": rng.normal(),
@@ -136,3 +136,19 @@ def test_bad_k_is_a_clear_error() -> None:
     learner = PortfolioLearner().fit(_knowledge())
     with pytest.raises(ConfigurationError, match="k=0"):
         learner.recommend({}, "classification", k=0)
+
+
+def test_copies_under_other_names_share_a_family() -> None:
+    from automl_meta.metalearners._knowledge import merge_duplicate_families
+
+    datasets = pd.DataFrame({
+        "name": ["pima", "diabetes", "heart-c", "heart-h", "cleve", "iris"],
+        "family": ["pima", "diabetes", "heart", "heart", "cleve", "iris"],
+        "task": ["classification"] * 6,
+        "n_rows": [768, 768, 303, 294, 303, 150],
+        "n_features": [8, 8, 13, 13, 13, 4],
+    })
+    merged = merge_duplicate_families(datasets).tolist()
+    assert merged[0] == merged[1]  # same data under two names
+    assert merged[2] == merged[3] == merged[4]  # cleve joins heart, heart-h comes along
+    assert merged[5] == "iris" and len(set(merged)) == 3

@@ -73,6 +73,7 @@ class MetaKnowledge:
                 evaluations.append(ev[["fingerprint", "config", "status", "score"]])
         dataset_frame = (pd.concat(datasets).drop_duplicates("fingerprint", keep="first")
                          .set_index("fingerprint"))
+        dataset_frame["family"] = merge_duplicate_families(dataset_frame)
         config_frame = pd.concat(configs).drop_duplicates("key").set_index("key")
         config_frame["params"] = [json.loads(p) for p in config_frame.pop("params_json")]
         if features:
@@ -113,6 +114,29 @@ class MetaKnowledge:
                 "learn from. Build or import one (`automl-meta db build` / `db import`)."
             )
         return self.matrices[task]
+
+
+def merge_duplicate_families(datasets: pd.DataFrame) -> pd.Series:
+    """Families joined wherever two datasets share task, row and feature counts.
+
+    PMLB holds the same data under several names (``pima`` / ``diabetes``, ``vote`` /
+    ``house-votes-84``, ``195_auto_price`` / ``207_autoPrice``, ...), which a name-based
+    family misses; holding one out while its copy stays would flatter every meta-learner.
+    The same shape is taken as a copy: this may also join a few unrelated datasets, which
+    only makes leave-one-dataset-out stricter.
+    """
+    parent: dict[str, str] = {f: f for f in datasets["family"]}
+
+    def root(family: str) -> str:
+        while parent[family] != family:
+            family = parent[family]
+        return family
+
+    for _, group in datasets.groupby(["task", "n_rows", "n_features"]):
+        roots = sorted({root(f) for f in group["family"]})
+        for other in roots[1:]:
+            parent[other] = roots[0]
+    return datasets["family"].map(root)
 
 
 def _task_matrices(datasets: pd.DataFrame, configs: pd.DataFrame,
