@@ -8,7 +8,7 @@ whose objective names its parameters differently can pass ``param_map``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
@@ -16,8 +16,9 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
+from automl_meta._neural_guide import NEURAL, NeuralGuide
 from automl_meta.errors import ConfigurationError
-from automl_meta.metalearners import Recommendation
+from automl_meta.metalearners import NeuralLearner, Recommendation
 from automl_meta.space import config_to_trial_params
 
 WARM_START_ATTR = "automl_meta_warm_start"
@@ -121,53 +122,110 @@ class _WarmStartGuard(BaseSampler):
 
 
 class MetaSampler(BaseSampler):
-    """An Optuna sampler that starts from the meta-learners' recommendations.
+    """An Optuna sampler that starts from the meta-learners' advice.
 
-    The first ``n_startup`` trials take, in order, the recommended configurations (each
-    parameter the objective asks for is answered from the recommendation; a name the
-    recommendation lacks goes to the fallback). Then the ``fallback`` sampler (TPE by
-    default, seeded) takes over, already knowing the good region from those trials.
-    Independent sampling only, so any objective works; thread-safe for
-    ``study.optimize(n_jobs=...)``.
+    The first ``n_startup`` trials take configurations from the meta-learners; each
+    parameter the objective asks for is answered from that configuration, and a name it
+    lacks (or a value outside the objective's distribution) goes to the ``fallback``
+    sampler. After them the ``fallback`` (TPE by default, seeded) takes over, already knowing
+    the good region from those trials. Independent sampling only, so any objective works;
+    thread-safe for ``study.optimize(n_jobs=...)``.
+
+    Two ways to choose the startup configurations:
+
+    - ``strategy="auto"`` (default), ``"knn"``, ``"portfolio"``, ``"ranker"``: the
+      recommendations of :func:`~automl_meta.recommend`, fixed before the first trial;
+    - ``strategy="neural"``: the neural meta-learner proposes each of the ``n_startup``
+      trials when it starts: the first by its zero-shot ranking, every next one by expected
+      improvement after fine-tuning on the study's completed trials so far (read back
+      as configurations; failed and pruned trials are not learned from), among its
+      candidate pool, skipping configurations already tried, running, failed, or outside
+      the distributions the objective asked for. Set
+      ``n_startup`` to how many trials it should guide (all of them: the study's budget).
+      Its proposals are deterministic, so a seeded study is reproducible. Without trained
+      neural weights in the meta-db (or without torch) it warns and behaves as ``"auto"``.
+
+    Args:
+        dataset_or_metafeatures: the dataset (anything :func:`~automl_meta.load_dataset`
+            accepts) or its precomputed meta-features (then pass ``task``).
+        n_startup: how many trials the meta-learners propose before the fallback.
+        fallback: the sampler for everything else (default ``TPESampler(seed=seed)``).
+        strategy: which meta-learner advises (above).
+        seed: seed of the default fallback.
+        task: ``"classification"`` or ``"regression"`` (needed with meta-features).
+        db: the user meta-db store (as for :func:`~automl_meta.recommend`).
+        param_map: the objective's names for automl-meta's parameters (as for
+            :func:`warm_start`); with ``strategy="neural"`` only a mapping, which is
+            inverted to read the trials back.
+        recommendations: fixed recommendations to propose first (skips ``recommend``);
+            with ``strategy="neural"`` the neural proposals follow them.
+        learner: a fitted :class:`~automl_meta.metalearners.NeuralLearner` for
+            ``strategy="neural"`` (default: the one saved in the meta-db's learners).
+        candidates: the configurations ``strategy="neural"`` chooses among (default: the
+            learner's pool, the meta-db's configurations plus samples from the space).
 
     Example:
         >>> sampler = MetaSampler("sklearn:iris", n_startup=5, seed=0)  # doctest: +SKIP
-        >>> study = optuna.create_study(direction="maximize", sampler=sampler)  # doctest: +SKIP
+        >>> guided = MetaSampler("sklearn:iris", n_startup=30, strategy="neural")  # doctest: +SKIP
+        >>> study = optuna.create_study(direction="maximize", sampler=guided)  # doctest: +SKIP
     """
 
     def __init__(self, dataset_or_metafeatures: Any = None, n_startup: int = 10,
                  fallback: BaseSampler | None = None, strategy: str = "auto",
                  seed: int | None = None,
                  task: str | None = None, db: Any = None, param_map: ParamMap | None = None,
-                 recommendations: list[Recommendation] | None = None) -> None:
+                 recommendations: list[Recommendation] | None = None,
+                 learner: NeuralLearner | None = None,
+                 candidates: Sequence[dict[str, Any]] | None = None) -> None:
         if n_startup < 0:
             raise ConfigurationError(f"n_startup={n_startup!r} must be >= 0.")
         self.n_startup = n_startup
         self.fallback = fallback or TPESampler(seed=seed, n_startup_trials=5)
         self.param_map = param_map
-        if recommendations is None and n_startup > 0:
+        self.strategy = strategy
+        self.guide: NeuralGuide | None = None
+        if strategy == NEURAL and n_startup > 0:
+            self.guide = NeuralGuide.create(dataset_or_metafeatures, task, db, param_map,
+                                            learner, candidates)
+            if self.guide is None:
+                strategy = "auto"
+        if recommendations is None and n_startup > 0 and self.guide is None:
             is_mapping = isinstance(dataset_or_metafeatures, Mapping)
             recommendations = _recommendations(
                 None if is_mapping else dataset_or_metafeatures, n_startup, strategy, db,
                 task, dataset_or_metafeatures if is_mapping else None)
         self.recommendations = list(recommendations or [])[:n_startup]
         self._proposals = [_trial_params(r.config, param_map) for r in self.recommendations]
-        self._assigned: dict[int, int] = {}
+        self._assigned: dict[int, dict[str, Any] | None] = {}
+        self._proposed: list[dict[str, Any]] = []  # configurations handed out, in order
         self._next = 0
         self._lock = threading.Lock()
 
     def _proposal_for(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any] | None:
         with self._lock:
             if trial.number not in self._assigned:
-                tried = [t.params for t in study.get_trials(deepcopy=False)
-                         if t.state == TrialState.COMPLETE]
-                while self._next < len(self._proposals) and self._proposals[self._next] in tried:
-                    self._next += 1
-                if self._next >= len(self._proposals):
-                    return None
-                self._assigned[trial.number] = self._next
+                self._assigned[trial.number] = self._next_proposal(study)
+            return self._assigned[trial.number]
+
+    def _next_proposal(self, study: optuna.Study) -> dict[str, Any] | None:
+        if len(self._proposed) >= self.n_startup:
+            return None
+        if self._next < len(self._proposals):
+            tried = [t.params for t in study.get_trials(deepcopy=False)
+                     if t.state == TrialState.COMPLETE]
+            while self._next < len(self._proposals) and self._proposals[self._next] in tried:
                 self._next += 1
-            return self._proposals[self._assigned[trial.number]]
+        if self._next < len(self._proposals):
+            self._next += 1
+            self._proposed.append(self.recommendations[self._next - 1].config)
+            return self._proposals[self._next - 1]
+        if self.guide is None:
+            return None
+        config = self.guide.propose(study, self._proposed)
+        if config is None:
+            return None
+        self._proposed.append(config)
+        return _trial_params(config, self.param_map)
 
     def infer_relative_search_space(self, study: optuna.Study,
                                     trial: FrozenTrial) -> dict[str, BaseDistribution]:
@@ -182,11 +240,8 @@ class MetaSampler(BaseSampler):
         proposal = self._proposal_for(study, trial)
         if proposal is not None and param_name in proposal:
             value = proposal[param_name]
-            try:
-                if param_distribution._contains(param_distribution.to_internal_repr(value)):
-                    return value
-            except (ValueError, TypeError):
-                pass
+            if _contains(param_distribution, value):
+                return value
         return self.fallback.sample_independent(study, trial, param_name, param_distribution)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -198,3 +253,10 @@ class MetaSampler(BaseSampler):
 
     def reseed_rng(self) -> None:
         self.fallback.reseed_rng()
+
+
+def _contains(distribution: BaseDistribution, value: Any) -> bool:
+    try:
+        return bool(distribution._contains(distribution.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False

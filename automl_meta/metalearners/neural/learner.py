@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,6 @@ from automl_meta.metalearners._base import (
     MetaLearner,
     Recommendation,
     check_k,
-    metafeature_frame,
 )
 from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
 from automl_meta.metalearners._knowledge import MetaKnowledge
@@ -128,6 +127,7 @@ class NeuralLearner(MetaLearner):
         from automl_meta.space.torch_mlp import resolve_device
 
         self._check_params()
+        self.forget_scalers()
         device = resolve_device(self.device)
         tasks = [t for t, m in knowledge.matrices.items() if m.datasets]
         settings = TrainSettings(**{key: getattr(self, key) for key in _TRAIN_KEYS})
@@ -237,8 +237,10 @@ class NeuralLearner(MetaLearner):
         """The dataset's scaled meta-features ``(F,)`` on the task's device."""
         import torch
 
-        scaler = FeatureScaler.from_json(self.tasks[task]["scaler"])
-        query = scaler.transform(metafeature_frame(metafeatures)).astype(np.float32)[0]
+        if not isinstance(metafeatures, (Mapping, pd.Series)):
+            raise ConfigurationError("metafeatures must be a mapping of name -> value; got "
+                                     f"{type(metafeatures).__name__}.")
+        query = self.task_scaler(task).transform_mapping(metafeatures).astype(np.float32)[0]
         return torch.as_tensor(query, device=self._task_runtime(task)["device"])
 
     def _encode(self, task: str, configs: Sequence[dict[str, Any]]) -> torch.Tensor:
@@ -315,7 +317,8 @@ class NeuralLearner(MetaLearner):
 
     def propose(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
                 observed: Sequence[Observation] = (), k: int = 1,
-                candidates: Sequence[dict[str, Any]] | None = None) -> list[Recommendation]:
+                candidates: Sequence[dict[str, Any]] | None = None,
+                exclude: Iterable[dict[str, Any]] = ()) -> list[Recommendation]:
         """The next ``k`` configurations to try on a dataset, given its trials so far.
 
         Args:
@@ -326,6 +329,8 @@ class NeuralLearner(MetaLearner):
                 within this set, so any affine scale works.
             k: how many configurations (a batch is spread by a kriging believer).
             candidates: the configurations to choose from (default: the learner's pool).
+            exclude: configurations never to propose, though not observed (a trial that
+                failed, or one still running).
 
         An observed configuration is never proposed again. Without observations the
         candidates are ranked by predicted score, as :meth:`recommend` does.
@@ -347,6 +352,7 @@ class NeuralLearner(MetaLearner):
             pool, hashes = list(candidates), [config_hash(c) for c in candidates]
             encoded, history = self._encode(task, pool), [None] * len(pool)
         seen = {config_hash(config) for config, _ in observed}
+        seen.update(config_hash(config) for config in exclude)
         free, unique = [], set()
         for index, key in enumerate(hashes):
             if key not in seen and key not in unique:
@@ -378,7 +384,11 @@ class NeuralLearner(MetaLearner):
     # -- persistence ----------------------------------------------------------------------
 
     def _params(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in (*_NET_KEYS, *_TRAIN_KEYS, *_OTHER_KEYS)}
+        params = {key: getattr(self, key) for key in (*_NET_KEYS, *_TRAIN_KEYS, *_OTHER_KEYS)}
+        # the weights run anywhere: weights trained on a GPU must still load on a laptop
+        # (``load(path, device=...)`` chooses otherwise)
+        params["device"] = "auto"
+        return params
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = dict(self._arrays)

@@ -198,7 +198,8 @@ def meta_train(net: SurrogateNet, data: TaskTensors, settings: TrainSettings, se
     report = TrainReport()
     started = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
-    bar = _progress_bar(show, description, sum(steps for _, steps, _ in stages))
+    bar = _progress_bar(show, description, sum(steps for _, steps, _ in stages),
+                        settings.batch_size)
     budget = settings.time_budget
     for index, (part, steps, names) in enumerate(stages):
         calibrating = index == 1
@@ -298,24 +299,37 @@ def validation_loss(net: SurrogateNet, data: TaskTensors, settings: TrainSetting
     return total / n_batches
 
 
-def _progress_bar(show: bool, description: str, total: int) -> _ProgressBar | None:
-    return _ProgressBar(description, total) if show else None
+def _progress_bar(show: bool, description: str, total: int,
+                  episodes_per_step: int = 1) -> _ProgressBar | None:
+    return _ProgressBar(description, total, episodes_per_step) if show else None
 
 
 class _ProgressBar:
-    """A rich progress bar that shows the running loss."""
+    """A rich progress bar: steps done of all stages, episodes seen, the running loss."""
 
-    def __init__(self, description: str, total: int) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    def __init__(self, description: str, total: int, episodes_per_step: int = 1) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+        self._episodes_per_step = episodes_per_step
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
+                                  MofNCompleteColumn(), TextColumn("steps"),
+                                  TextColumn("{task.fields[episodes]:,} episodes"),
                                   TextColumn("loss {task.fields[loss]:.3f}"),
                                   TimeRemainingColumn(), transient=True)
-        self._task = self._progress.add_task(description, total=total, loss=float("nan"))
+        self._task = self._progress.add_task(description, total=total, loss=float("nan"),
+                                             episodes=0)
         self._progress.start()
 
     def update(self, advance: int, loss: float) -> None:
-        self._progress.update(self._task, advance=advance, loss=loss)
+        done = self._progress.tasks[0].completed + advance
+        self._progress.update(self._task, advance=advance, loss=loss,
+                              episodes=int(done) * self._episodes_per_step)
 
     def close(self) -> None:
         self._progress.stop()
