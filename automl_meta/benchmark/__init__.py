@@ -1,7 +1,18 @@
-"""Benchmarks: the leave-one-dataset-out evaluation of the meta-learners."""
+"""Benchmarks: the leave-one-dataset-out evaluation of the meta-learners, and the harness
+that runs every method (ours and the peers') on a directory of datasets.
+
+Example:
+    >>> from automl_meta.benchmark import run_benchmark
+    >>> run_benchmark("../shared/datasets/pmlb", "out/", methods=["hgb_default", "tpe"],
+    ...               budgets=[5, 20], datasets=["iris"])  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
+from automl_meta.benchmark.harness import run_benchmark, write_outputs
 from automl_meta.benchmark.lodo import LODO_KS, lodo_regret
+from automl_meta.benchmark.methods import DEFAULT_METHODS, METHODS
+from automl_meta.benchmark.summary import score_table, summarise
 
-__all__ = ["LODO_KS", "lodo_regret"]
+__all__ = ["DEFAULT_METHODS", "LODO_KS", "METHODS", "lodo_regret", "run_benchmark",
+           "score_table", "summarise", "write_outputs"]

@@ -1,0 +1,91 @@
+"""Run a whole method (``fit``, a FLAML search) in a child process with a hard time limit.
+
+``evaluate`` already bounds each trial; this bounds a method that runs its own search, so
+that a method which hangs is stopped and reported as a ``timeout`` instead of stopping the
+benchmark. The child leads its own process group, so stopping it also stops every worker
+it started. It is not a daemon, because ``fit`` itself starts worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+
+def run_in_child(work: Callable[[], dict[str, Any]], time_limit: float) -> dict[str, Any]:
+    """``work()``'s dict, computed in a forked child; ``status`` says how it went.
+
+    Returns ``work()``'s result with ``status="ok"``, or ``{"status": "timeout" | "error",
+    "error": ..., "seconds": ...}``. Where the platform cannot fork, ``work`` runs here,
+    without the hard limit.
+    """
+    started = time.perf_counter()
+    if "fork" not in mp.get_all_start_methods():
+        return _run_here(work)
+    context = mp.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, work), daemon=False)
+    process.start()
+    sender.close()
+    try:
+        if receiver.poll(time_limit):
+            try:
+                return receiver.recv()
+            except EOFError:
+                process.join(5)
+                return {"status": "error", "seconds": time.perf_counter() - started,
+                        "error": f"the process died with exit code {process.exitcode}"}
+        return {"status": "timeout", "seconds": time.perf_counter() - started,
+                "error": f"stopped after the hard limit of {time_limit:.0f} s"}
+    finally:
+        _stop(process)
+        receiver.close()
+
+
+def _child(conn: Any, work: Callable[[], dict[str, Any]]) -> None:
+    os.setpgrp()  # our own process group: stopping it stops the workers we start too
+    # the parent may hold a progress display's lock on its streams: write to the real ones
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)  # every method gets one core, as every search trial does
+    except ImportError:
+        pass
+    result = _run_here(work)
+    try:
+        conn.send(result)
+    finally:
+        conn.close()
+        os._exit(0)  # no atexit handlers of the parent's libraries in a forked child
+
+
+def _run_here(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = dict(work())
+        result.setdefault("status", "ok")
+        return result
+    except BaseException as exc:  # the child reports every failure to the parent
+        message = f"{type(exc).__name__}: {exc}".strip()[:2000]
+        return {"status": "error", "seconds": time.perf_counter() - started,
+                "error": f"{message}\n{traceback.format_exc(limit=-3)[-1500:]}"}
+
+
+def _stop(process: Any) -> None:
+    if process.pid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    if process.is_alive():
+        process.kill()
+    process.join(5)

@@ -1,0 +1,100 @@
+"""The methods a benchmark can run, what each needs, and how its budget is counted.
+
+``kind`` says how a method's budget is counted: ``trials`` (one row per trial budget, from
+one run), ``seconds`` (one row at the wall-time budget) or ``once`` (one configuration, one
+row at budget 1). ``needs`` names the meta-learned advice a method uses (fitted without
+the evaluated dataset's family when the meta-database holds it); ``requires`` names the
+packages of a peer: when one is missing, the method is reported ``skipped``, never faked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from automl_meta.benchmark import models, searches
+from automl_meta.benchmark.trials import Outcome, RunContext
+from automl_meta.errors import ConfigurationError, did_you_mean
+
+TRIALS, SECONDS, ONCE = "trials", "seconds", "once"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One benchmarked method."""
+
+    name: str
+    kind: str
+    run: Callable[[RunContext], list[Outcome]]
+    description: str
+    needs: frozenset[str] = frozenset()
+    requires: tuple[str, ...] = ()
+    ours: bool = False
+
+    def missing(self) -> str | None:
+        """Why this method cannot run here (a missing package), or ``None``."""
+        absent = [name for name in self.requires if importlib.util.find_spec(name) is None]
+        if absent:
+            return (f"needs {', '.join(absent)}, which is not installed: "
+                    "pip install 'automl-meta[bench]'")
+        if "neural" in self.needs:
+            from automl_meta.benchmark.advice import neural_unavailable
+
+            return neural_unavailable()
+        return None
+
+
+_RECOMMENDER = frozenset({"recommender"})
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("hgb_default", ONCE, models.hgb_default,
+           "HistGradientBoosting at its default hyperparameters"),
+    Method("random", TRIALS, searches.random_search, "random search over our space"),
+    Method("tpe", TRIALS, searches.tpe_search, "cold Optuna TPE over our space"),
+    Method("tpe_seconds", SECONDS, searches.tpe_seconds_search,
+           "cold Optuna TPE over our space for the time budget"),
+    Method("flaml_zeroshot", ONCE, models.flaml_zeroshot,
+           "FLAML zero-shot LightGBM (flaml.default)", requires=("flaml", "lightgbm")),
+    Method("flaml_automl", SECONDS, models.flaml_automl, "FLAML AutoML for the time budget",
+           requires=("flaml", "lightgbm")),
+    Method("recommend_top1", ONCE, models.recommend_top1,
+           "the first recommendation of automl_meta.recommend", _RECOMMENDER, ours=True),
+    Method("warm_tpe", TRIALS, searches.warm_tpe_search,
+           "automl_meta.warm_start, then Optuna TPE", _RECOMMENDER, ours=True),
+    Method("meta_sampler", TRIALS, searches.meta_sampler_search, "automl_meta.MetaSampler",
+           _RECOMMENDER, ours=True),
+    Method("neural", TRIALS, searches.neural_search,
+           "the neural meta-learner proposing every trial", frozenset({"neural"}), ours=True),
+    Method("fit", SECONDS, models.automl_fit, "automl_meta.fit for the time budget",
+           _RECOMMENDER, ours=True),
+)}
+# what a benchmark runs when no methods are named (tpe_seconds is asked for by name)
+DEFAULT_METHODS = tuple(name for name in METHODS if name != "tpe_seconds")
+
+
+def check_methods(names: Iterable[str]) -> list[str]:
+    """The method names, checked and without repeats, in the order given."""
+    chosen: list[str] = []
+    for raw in names:
+        name = str(raw).strip()
+        if not name:
+            continue
+        if name not in METHODS:
+            raise ConfigurationError(
+                f"Unknown benchmark method {name!r}.{did_you_mean(name, list(METHODS))} "
+                f"Expected some of {', '.join(METHODS)}.")
+        if name not in chosen:
+            chosen.append(name)
+    if not chosen:
+        raise ConfigurationError(f"No benchmark method given; expected some of "
+                                 f"{', '.join(METHODS)}.")
+    return chosen
+
+
+def budget_labels(method: Method, budgets: tuple[int, ...], seconds_label: str) -> list:
+    """The budgets a method reports: every trial budget, the time budget, or 1."""
+    if method.kind == TRIALS:
+        return list(budgets)
+    if method.kind == SECONDS:
+        return [seconds_label]
+    return [1]
