@@ -47,12 +47,15 @@ class WeightedEnsemble(BaseEstimator):
     def fit(self, X: Any, y: Any) -> WeightedEnsemble:
         for member in self.members or []:
             member.fit(X, y)
-        self._set_classes()
         return self
 
-    def _set_classes(self) -> None:
-        if self.task == "classification" and self.members:
-            self.classes_ = self.members[0].classes_
+    @property
+    def classes_(self) -> np.ndarray:
+        """The members' classes (they are fitted on the same labels); classification only."""
+        if self.task != "classification" or not self.members:
+            raise AttributeError("classes_ is only defined for a classification ensemble "
+                                 "with members.")
+        return self.members[0].classes_
 
     def _weights(self) -> np.ndarray:
         weights = np.asarray(self.weights, dtype=float)
@@ -61,7 +64,6 @@ class WeightedEnsemble(BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         from automl_meta._metrics import class_scores
 
-        self._set_classes()
         total = None
         for member, weight in zip(self.members or [], self._weights(), strict=True):
             scores = class_scores(member, X, self.classes_)

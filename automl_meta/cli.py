@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import traceback
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +45,19 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# set by the app callback on every invocation; read by main() when an error escapes
+_RUN_SETTINGS = {"debug": False}
+
+
 @app.callback()
 def _main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
+    debug: bool = typer.Option(False, "--debug", envvar="AUTOML_META_DEBUG",
+                               help="On an error, show the full traceback too."),
 ) -> None:
     """automl-meta: choose algorithms and hyperparameters from the memory of past datasets."""
+    _RUN_SETTINGS["debug"] = debug
 
 
 def _load(data: str, target: str | None, task: str | None) -> Any:
@@ -170,25 +180,39 @@ def fit(
     metric: str | None = typer.Option(None, "--metric", help="Search objective (default "
                                       "balanced_accuracy or r2)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Trials evaluated at once."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the model, "
-                                    "its configuration and the leaderboard."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the model "
+                                    "(model.skops), config.json, leaderboard.csv and "
+                                    "report.md."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the run into the "
-                                "user meta-database."),
+                                "user meta-database (or the --server)."),
     db: str | None = DB_OPTION,
+    server: str | None = typer.Option(None, "--server", help="A team's automl-meta serve URL "
+                                      "to recommend from and record to instead of the local "
+                                      "store (token from $AUTOML_META_TOKEN)."),
+    as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout "
+                                 "(progress and warnings go to stderr)."),
 ) -> None:
     """Search algorithms and hyperparameters under a budget, starting from past experience."""
     from automl_meta.automl import fit as run_fit
-    from automl_meta.automl import save_result
-    from automl_meta.data import load_dataset
+    from automl_meta.automl import parse_budget, save_result
 
-    with warnings.catch_warnings(record=True) as caught:
+    seconds = parse_budget(budget)  # a bad budget fails before the data is read
+    dataset = _load(data, target, task)
+    with warnings.catch_warnings(record=True) as caught, _fit_progress(seconds) as show:
         warnings.simplefilter("always")
-        dataset = load_dataset(data, target=target, task=task)
-        with console.status(f"searching for {budget} on {dataset.name}..."):
-            result = run_fit(dataset, budget=budget, metric=metric, n_jobs=jobs,
-                             record=record, db=db)
+        result = run_fit(dataset, budget=seconds, metric=metric, n_jobs=jobs, record=record,
+                         db=db, server=server, callback=show)
     _print_warnings(caught)
-    table = Table(title=f"Leaderboard on {dataset.name} ({result.metric}, cross-validated)")
+    written: list[Path] = []
+    if out is not None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            written = save_result(result, out)
+        _print_warnings(caught)
+    if as_json:
+        print(json.dumps(_fit_summary(result, out, written), indent=1, default=str))
+        return
+    table = Table(title=f"Leaderboard on {result.dataset} ({result.metric}, cross-validated)")
     for column in ("algorithm", result.metric, "status", "params"):
         table.add_column(column, overflow="fold")
     for row in result.leaderboard.head(10).itertuples(index=False):
@@ -198,10 +222,73 @@ def fit(
     kind = f"ensemble of {len(result.ensemble)}" if len(result.ensemble) > 1 else \
         result.best_config["algorithm"]
     console.print(f"best {result.metric} {result.best_score:.4f} ({kind}); "
-                  f"{len(result.leaderboard)} trials in {result.seconds:.1f} s")
-    if out is not None:
-        written = save_result(result, out)
+                  f"{len(result.leaderboard)} trials in {result.seconds:.1f} s of "
+                  f"{seconds:.0f} s")
+    if written:
         console.print(f"saved to {out}: {', '.join(p.name for p in written)}")
+
+
+FIT_STAGES = {"prepare": "meta-features and recommendations", "search": "searching",
+              "refit": "refitting the best on all rows", "record": "recording the run",
+              "done": "done"}
+
+
+@contextlib.contextmanager
+def _fit_progress(budget: float) -> Iterator[Callable[[Any], None]]:
+    """A live display on stderr (trials, best score so far, time left) fed by fit's
+    callback; the clock ticks between reports. Nothing is drawn when stderr is not a
+    terminal."""
+    import threading
+    import time
+
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
+                        TextColumn("{task.fields[trials]:>4} trials"),
+                        TextColumn("best {task.fields[best]}"),
+                        TextColumn("{task.fields[left]:>5} left"),
+                        console=err_console, transient=True)
+    task_id = progress.add_task(FIT_STAGES["prepare"], total=budget, trials=0, best="-",
+                                left=f"{budget:.0f}s")
+    origin = [time.perf_counter()]  # when fit's clock started, as fit reports it
+    stopped = threading.Event()
+
+    def tick() -> None:
+        while not stopped.wait(0.2):
+            spent = time.perf_counter() - origin[0]
+            progress.update(task_id, completed=min(spent, budget),
+                            left=f"{max(0.0, budget - spent):.0f}s")
+
+    def show(update: Any) -> None:
+        origin[0] = time.perf_counter() - update.elapsed
+        best = "-" if update.best_score is None else \
+            f"{update.metric} {update.best_score:.4f} ({update.best_algorithm})"
+        progress.update(task_id, completed=min(update.elapsed, budget),
+                        description=FIT_STAGES.get(update.stage, update.stage),
+                        trials=update.trials, best=best, left=f"{update.time_left:.0f}s")
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    with progress:
+        ticker.start()
+        try:
+            yield show
+        finally:
+            stopped.set()
+            ticker.join()
+
+
+def _fit_summary(result: Any, out: Path | None, written: list[Path]) -> dict[str, Any]:
+    """The machine-readable account of a fit printed by ``fit --json``."""
+    board = result.leaderboard
+    return {
+        "dataset": result.dataset, "task": result.task, "metric": result.metric,
+        "best_score": result.best_score, "best_config": result.best_config,
+        "ensemble": [{"config": c, "weight": w} for c, w in result.ensemble],
+        "trials": len(board), "failed": int((board["status"] != "ok").sum()),
+        "seconds": round(result.seconds, 3), "budget": result.budget,
+        "out": None if out is None else str(out), "files": [p.name for p in written],
+        "recorded_to": result.recorded_to, "run_id": result.run_id,
+    }
 
 
 def _parse_json(text: str, option: str) -> dict[str, Any]:
@@ -223,7 +310,8 @@ def _open_db(db: str | None) -> Any:
 
 @db_app.command("build")
 def db_build(
-    data: list[Path] = typer.Argument(..., help="Dataset files or directories of them."),
+    data: list[str] = typer.Argument(..., help="Dataset files, directories of them, "
+                                     "openml:ID or sklearn:NAME."),
     db: str | None = DB_OPTION,
     configs: int = typer.Option(22, "--configs", help="Random configurations per algorithm "
                                 "(each algorithm's default is added)."),
@@ -241,9 +329,9 @@ def db_build(
     from automl_meta.data import list_datasets
     from automl_meta.metadb import BuildSettings, build
 
-    paths: list[Path] = []
+    paths: list[Path | str] = []
     for item in data:
-        paths.extend(list_datasets(item) if item.is_dir() else [item])
+        paths.extend(list_datasets(item) if Path(item).is_dir() else [item])
     store = _open_db(db)
     settings = BuildSettings(configs_per_algorithm=configs, seed=seed, protocol=protocol,
                              max_rows=max_rows, time_limit=time_limit,
@@ -415,10 +503,228 @@ def serve(
                 port=port, workers=workers, access_log=access_log)
 
 
+IMPORT_OPTUNA_HELP = (
+    "Import an Optuna study's COMPLETE trials as evaluations of DATA (idempotent).\n\n"
+    "Trials must name their parameters as automl_meta.space.suggest does ('algorithm' and "
+    "'<algorithm>__<param>') or be mapped with --param-map; others are skipped and counted. "
+    "The evaluations are stored under --protocol (default cv5), not under the study's name, "
+    "so they compare with the rest of the meta-database and a second import adds nothing; "
+    "the study is noted in a run of kind optuna_import. Failed, pruned and unfinished trials "
+    "are skipped, not recorded as errors: their cause may not be the configuration."
+)
+
+
+@db_app.command("import-optuna", help=IMPORT_OPTUNA_HELP)
+def db_import_optuna(
+    storage: str = typer.Argument(..., help="Optuna storage: an RDB URL (sqlite:///optuna.db, "
+                                  "postgresql://...) or an Optuna SQLite or journal file."),
+    study: str = typer.Option(..., "--study", help="Name of the study to import."),
+    data: str = typer.Option(..., "--data", help="The dataset the study ran on: a file path, "
+                             "openml:ID or sklearn:NAME."),
+    target: str | None = TARGET_OPTION,
+    task: str | None = TASK_OPTION,
+    db: str | None = DB_OPTION,
+    protocol: str = typer.Option("cv5", "--protocol", help="How the objective scored a trial "
+                                 "(cvK or holdoutF). Evaluations are stored under it, so "
+                                 "importing a study twice adds nothing."),
+    metric: str | None = typer.Option(None, "--metric", help="What the objective returned "
+                                      "(default balanced_accuracy or r2; a loss such as "
+                                      "log_loss, rmse or mae for a study that minimizes)."),
+    negate: bool = typer.Option(False, "--negate", help="The objective returned minus the "
+                                "metric (e.g. -rmse under direction maximize)."),
+    param_map: str | None = typer.Option(None, "--param-map", help="JSON mapping the "
+                                         "study's parameter names to automl-meta's, e.g. "
+                                         "'{\"C\": \"svm__C\"}' (null drops a name)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import an Optuna study into the meta-database (see ``IMPORT_OPTUNA_HELP`` and
+    :func:`automl_meta.metadb.import_optuna_study`)."""
+    from automl_meta.metadb import import_optuna_study
+
+    mapping: dict[str, Any] | None = None
+    if param_map is not None:
+        mapping = _parse_json(param_map, "--param-map")
+        bad = [k for k, v in mapping.items() if v is not None and not isinstance(v, str)]
+        if bad:
+            raise typer.BadParameter(f"--param-map values must be parameter names or null; "
+                                     f"{bad[0]!r} maps to {mapping[bad[0]]!r}.")
+    dataset = _load(data, target, task)
+    summary = import_optuna_study(_open_db(db), storage, study, dataset, metric=metric,
+                                  protocol=protocol, param_map=mapping, negate=negate)
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=1))
+        return
+    console.print(f"{summary.study} -> {summary.dataset} ({summary.metric}, "
+                  f"{summary.protocol}): {summary}")
+    for note in summary.notes:
+        err_console.print(f"[yellow]note:[/] {note}")
+
+
+@db_app.command("train-neural")
+def db_train_neural(
+    db: str | None = typer.Option(None, "--db", help="Meta-database URL or SQLite path to "
+                                  "learn from (default: the shipped bundle)."),
+    shipped: Path | None = typer.Option(None, "--shipped", help="Bundle to learn from "
+                                        "(default: the shipped meta_db/ when --db is not "
+                                        "given; with --db, layered under it)."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present, else CPU), "
+                               "cpu or cuda."),
+    seed: int = typer.Option(0, "--seed", help="Seed of initialisation, episodes and the "
+                             "candidate pool (reproducible on CPU)."),
+    steps: int = typer.Option(2000, "--steps", min=1, help="Meta-training steps per task, "
+                              "each a batch of episodes."),
+    time_budget: float | None = typer.Option(None, "--time-budget", help="Cap in seconds on "
+                                             "the whole meta-training."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write neural.json and "
+                                    "neural.safetensors (default: <bundle>/learners)."),
+) -> None:
+    """Retrain only the neural meta-learner (the other learners are left as they are)."""
+    from automl_meta.config import shipped_meta_db_dir
+    from automl_meta.errors import MetaDBError
+    from automl_meta.metalearners import load_knowledge
+    from automl_meta.metalearners.neural import NeuralLearner
+    from automl_meta.space.torch_mlp import resolve_device
+
+    resolved = resolve_device(device)  # a missing GPU fails before minutes of loading
+    bundle = shipped or shipped_meta_db_dir()
+    store: Any = False if db is None else _open_db(db)
+    knowledge = load_knowledge(bundle, store, include_shipped=db is None or shipped is not None)
+    evaluated = sum(len(matrix.datasets) for matrix in knowledge.matrices.values())
+    console.print(f"meta-training the neural learner on {resolved.type} "
+                  f"({evaluated} evaluated datasets, {steps} steps per task)")
+    learner = NeuralLearner(steps=steps, time_budget=time_budget, device=device,
+                            random_state=seed, progress=True).fit(knowledge)
+    if not learner.tasks:
+        raise MetaDBError("No task of this meta-database has an evaluated dataset with "
+                          "meta-features, so there was nothing to learn from. Build or "
+                          "import one first (`automl-meta db build` / `db import`).")
+    path = learner.save(out or bundle / "learners")
+    table = Table(title="neural meta-learner")
+    for column in ("task", "datasets", "steps", "seconds", "final loss", "device"):
+        table.add_column(column, justify="left" if column in ("task", "device") else "right")
+    for task, info in learner.tasks.items():
+        training = info["training"]
+        loss = training["final_loss"]
+        table.add_row(task, str(info["n_datasets"]), str(training["steps"]),
+                      f"{training['seconds']:.1f}", "n/a" if loss is None else f"{loss:.4f}",
+                      training["device"])
+    console.print(table)
+    console.print(f"saved to {path} and {path.with_suffix('.safetensors')}")
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., metavar="DIR", help="A directory written by "
+                                     "`automl-meta fit --out`."),
+    data: str = typer.Argument(..., metavar="DATA", help="Rows to predict: a file path, "
+                               "openml:ID or sklearn:NAME. The label column may be absent (it "
+                               "is ignored when present); every row gets a prediction."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="CSV file for the predictions "
+                                    "(default: stdout)."),
+    proba: bool = typer.Option(False, "--proba", help="Class probabilities, one column per "
+                               "class, instead of a prediction column."),
+) -> None:
+    """Predict with a saved model: a CSV with a prediction column (or class probabilities)."""
+    from automl_meta._saved_model import load_model
+    from automl_meta.errors import ArtifactError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        saved = load_model(model_dir)
+        frame = saved.prediction_frame(data, proba=proba)
+    _print_warnings(caught)
+    if out is None:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+    except OSError as exc:
+        raise ArtifactError(f"Cannot write the predictions to {str(out)!r}: "
+                            f"{exc.strerror or exc}. Expected a writable file path.") from exc
+    console.print(f"wrote {len(frame)} predictions to {out}")
+
+
+@app.command()
+def benchmark(
+    data_dir: Path = typer.Argument(..., help="A directory of datasets (CSV/TSV/Parquet/ARFF; "
+                                    "the task from an index.csv beside them, else inferred)."),
+    methods: str | None = typer.Option(None, "--methods", help="Comma-separated methods "
+                                       "(default: all but tpe_seconds): hgb_default, random, "
+                                       "tpe, tpe_seconds, flaml_zeroshot, flaml_automl, "
+                                       "recommend_top1, warm_tpe, meta_sampler, neural, fit."),
+    budgets: str = typer.Option("1,5,10,20,50", "--budgets", help="Trial budgets of the "
+                                "search methods (one result per budget from one run)."),
+    seconds: float = typer.Option(30.0, "--seconds", help="Time budget of fit, flaml_automl "
+                                  "and tpe_seconds."),
+    max_rows: int = typer.Option(5000, "--max-rows", help="Rows kept per dataset (seeded, "
+                                 "stratified for classification)."),
+    out: Path = typer.Option(Path("benchmark-results"), "--out", "-o", help="Output "
+                             "directory; an existing run there is resumed."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Datasets run at once."),
+    db: str | None = typer.Option(None, "--db", help="A meta-database store to learn from "
+                                  "besides the shipped bundle (only read; default: the "
+                                  "shipped bundle alone)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of rows, split, folds and samplers."),
+    trial_seconds: float | None = typer.Option(None, "--trial-seconds", help="Time limit of "
+                                               "one trial (default: --seconds)."),
+    datasets: str | None = typer.Option(None, "--datasets", help="Only these comma-separated "
+                                        "dataset names of DATA_DIR."),
+    report_only: bool = typer.Option(False, "--report-only", help="Only rewrite summary.json, "
+                                     "report.md and the plots from the results in --out."),
+) -> None:
+    """Benchmark methods (ours and peers) on a directory of datasets under one protocol."""
+    from automl_meta.benchmark import run_benchmark, write_outputs
+
+    if report_only:
+        summary = write_outputs(out)
+    else:
+        try:
+            budget_list = [int(b) for b in budgets.split(",") if b.strip()]
+        except ValueError as exc:
+            raise typer.BadParameter(f"--budgets must be whole numbers such as 1,5,20; got "
+                                     f"{budgets!r}.") from exc
+        summary = run_benchmark(
+            data_dir, out, methods=methods.split(",") if methods else None,
+            budgets=budget_list, seconds=seconds, max_rows=max_rows, jobs=jobs, db=db,
+            seed=seed, trial_seconds=trial_seconds,
+            datasets=[d.strip() for d in datasets.split(",") if d.strip()] if datasets
+            else None, command="automl-meta " + " ".join(sys.argv[1:]))
+    table = Table(title=f"Benchmark ({len(summary['datasets'])} datasets): best mean rank first")
+    for column in ("entry", "datasets", "failed", "skipped", "mean normalised", "mean rank"):
+        table.add_column(column, justify="left" if column == "entry" else "right")
+    for label in summary["order"]:
+        e = summary["entries"][label]
+        table.add_row(label, str(e["datasets"]), str(e["failed"]), str(e["skipped"]),
+                      "" if e["mean_normalised"] is None else f"{e['mean_normalised']:.3f}",
+                      "" if e["mean_rank"] is None else f"{e['mean_rank']:.2f}")
+    console.print(table)
+    console.print(f"results, summary.json, report.md and plots in {out}")
+
+
 def main() -> None:
-    """Entry point: run the app and turn our errors into a clear message and exit code 2."""
+    """Entry point: an error becomes a one-paragraph message on stderr and a non-zero exit
+    (2 for automl-meta's own errors, 1 for anything unexpected); ``--debug`` (or
+    ``AUTOML_META_DEBUG=1``) also shows the traceback."""
+    _RUN_SETTINGS["debug"] = False
     try:
         app()
     except AutoMLMetaError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        _report_error(exc, expected=True)
         sys.exit(2)
+    except Exception as exc:
+        _report_error(exc, expected=False)
+        sys.exit(1)
+
+
+def _report_error(exc: BaseException, expected: bool) -> None:
+    from rich.markup import escape
+
+    if _RUN_SETTINGS["debug"]:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if not expected:
+        message = (f"unexpected {type(exc).__name__}: {message}. This is a bug in automl-meta "
+                   "or a library it uses; run again with --debug for the traceback and "
+                   "report it.")
+    err_console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from automl_meta.data._dataset import TASKS, Dataset
+from automl_meta.data._features import load_features
 from automl_meta.data._load import dataset_name, iter_datasets, list_datasets, load_dataset
 from automl_meta.data._prepare import fingerprint, infer_task
 
@@ -15,4 +16,5 @@ __all__ = [
     "iter_datasets",
     "list_datasets",
     "load_dataset",
+    "load_features",
 ]

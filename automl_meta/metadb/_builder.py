@@ -66,7 +66,7 @@ def ensure_grid(db: Any, task: str, settings: BuildSettings) -> list[int]:
     return db.grid(name)
 
 
-def plan_build(db: Any, paths: list[Path], settings: BuildSettings) -> BuildPlan:
+def plan_build(db: Any, paths: list[Path | str], settings: BuildSettings) -> BuildPlan:
     """Register the datasets and work out which cells are still missing."""
     from automl_meta.data import load_dataset
     from automl_meta.evaluation import Protocol
@@ -86,7 +86,7 @@ def plan_build(db: Any, paths: list[Path], settings: BuildSettings) -> BuildPlan
             plan.grids[dataset.task] = ensure_grid(db, dataset.task, settings)
         dataset_id = db.add_dataset(dataset.name, dataset.fingerprint, dataset.task,
                                     dataset.n_rows, dataset.n_features, dataset.n_classes,
-                                    source=path.name)
+                                    source=_source_name(path))
         missing = [c for c in plan.grids[dataset.task]
                    if c not in db.done_cells(dataset_id, protocol)]
         cost = min(dataset.n_rows, settings.max_rows) * max(dataset.n_features, 1)
@@ -98,6 +98,12 @@ def plan_build(db: Any, paths: list[Path], settings: BuildSettings) -> BuildPlan
         if not missing and settings.metafeatures:
             plan.tasks.append((path, dataset_id, []))
     return plan
+
+
+def _source_name(path: Path | str) -> str:
+    """A file's name, or the ``openml:ID`` / ``sklearn:NAME`` reference as given."""
+    text = str(path)
+    return text if ":" in text and not Path(text).exists() else Path(text).name
 
 
 def run_chunk(db_url: str, path: str, dataset_id: int, config_ids: list[int],
@@ -154,7 +160,7 @@ def _ensure_metafeatures(db: Any, dataset_id: int, dataset: Any) -> None:
     db.add_metafeatures(dataset_id, features.to_dict(), features.seconds, EXTRACTOR_VERSION)
 
 
-def build(db: Any, paths: list[Path], settings: BuildSettings | None = None, jobs: int = 1,
+def build(db: Any, paths: list[Path | str], settings: BuildSettings | None = None, jobs: int = 1,
           backend: str = "loky", progress: bool = True) -> dict[str, Any]:
     """Evaluate the grid on every dataset of ``paths``, resuming whatever is missing.
 
