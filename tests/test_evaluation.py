@@ -1,4 +1,5 @@
-"""``evaluate``: metrics, protocols, isolation (timeout, memout, error) and determinism."""
+"""``evaluate``: metrics, protocols, isolation (timeout, memout, error), warm workers,
+determinism, and the refit of ``fit_in_worker``."""
 
 from __future__ import annotations
 
@@ -7,17 +8,27 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import sys
+import threading
 import time
+import types
 from typing import Any
 
 import numpy as np
 import pytest
+from automl_meta._workers import idle_pids
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from automl_meta.data import load_dataset
 from automl_meta.errors import ConfigurationError
-from automl_meta.evaluation import Evaluation, Protocol, evaluate
+from automl_meta.evaluation import (
+    Evaluation,
+    LabelCodedClassifier,
+    Protocol,
+    evaluate,
+    fit_in_worker,
+)
 from automl_meta.space import build, default_config
 from automl_meta.space._algorithms import REGISTRY
 
@@ -376,12 +387,25 @@ def inject(monkeypatch: pytest.MonkeyPatch) -> Any:
     return register
 
 
-def _no_live_workers() -> bool:
-    return not mp.active_children()
+def _warm_worker(dataset: Any) -> int:
+    """The pid of the idle worker the next evaluation of ``dataset`` will use: the one that
+    has just finished a good evaluation of it."""
+    assert evaluate(default_config("knn"), dataset, protocol="cv3", metrics=("accuracy",)).ok
+    pids = idle_pids(dataset)
+    assert pids
+    return pids[-1]
+
+
+def _is_gone(pid: int) -> bool:
+    """The worker ``pid`` was killed and reaped, and every live child is an idle worker
+    (none is left running a failed evaluation)."""
+    live = {p.pid for p in mp.active_children()}
+    return pid not in live and not os.path.exists(f"/proc/{pid}") and live <= set(idle_pids())
 
 
 def test_a_hanging_fit_is_stopped_at_the_time_limit(wine: Any, inject: Any) -> None:
     config = inject("sleeper", _Sleeper)
+    warm = _warm_worker(wine)  # the sleeper runs in this reused worker
     start = time.perf_counter()
     result = evaluate(config, wine, protocol="cv3", time_limit=1.5)
     elapsed = time.perf_counter() - start
@@ -390,7 +414,7 @@ def test_a_hanging_fit_is_stopped_at_the_time_limit(wine: Any, inject: Any) -> N
     assert elapsed < 1.5 + 2.0
     assert 1.5 <= result.wall_seconds < 1.5 + 2.0
     assert result.metrics == {} and np.isnan(result.score)
-    assert _no_live_workers()
+    assert _is_gone(warm)
     # the caller is fine and keeps evaluating
     assert evaluate(default_config("knn"), wine, protocol="cv3").ok
 
@@ -398,13 +422,14 @@ def test_a_hanging_fit_is_stopped_at_the_time_limit(wine: Any, inject: Any) -> N
 def test_allocating_past_the_memory_limit_is_a_memout(wine: Any, inject: Any) -> None:
     config = inject("hog", _Hog)
     before = resource.getrlimit(resource.RLIMIT_AS)
+    warm = _warm_worker(wine)
     result = evaluate(config, wine, protocol="cv3", memory_limit=128, time_limit=60)
     assert result.status == "memout", (result.status, result.error)
     assert "128" in result.error
     assert result.metrics == {}
     # the limit applied to the worker only
     assert resource.getrlimit(resource.RLIMIT_AS) == before
-    assert _no_live_workers()
+    assert _is_gone(warm)
     assert np.ones(64 * 1024 * 1024).sum() == 64 * 1024 * 1024  # 512 MB is fine here
     assert evaluate(default_config("knn"), wine, protocol="cv3").ok
 
@@ -419,19 +444,204 @@ def test_without_a_memory_limit_the_same_fit_succeeds(wine: Any, inject: Any) ->
 
 def test_an_exception_is_an_error_with_its_message(wine: Any, inject: Any) -> None:
     config = inject("raiser", _Raiser)
+    warm = _warm_worker(wine)
     result = evaluate(config, wine, protocol="cv3")
     assert result.status == "error"
     assert result.error.startswith("ValueError: deliberate failure 4217 while fitting")
     assert result.metrics == {}
-    assert _no_live_workers()
+    assert _is_gone(warm)  # a worker that failed is never reused
     with pytest.raises(ValueError, match="deliberate failure 4217"):
         evaluate(config, wine, protocol="cv3", isolate=False)
 
 
 def test_a_dying_worker_is_an_error(wine: Any, inject: Any) -> None:
     config = inject("crasher", _Crasher)
+    warm = _warm_worker(wine)
     result = evaluate(config, wine, protocol="cv3")
     assert result.status == "error"
     assert "exit code 3" in result.error
-    assert _no_live_workers()
+    assert _is_gone(warm)
     assert evaluate(default_config("knn"), wine, protocol="cv3").ok
+
+
+# --------------------------------------------------------------------------- warm workers
+
+
+class _Gambler(ClassifierMixin, BaseEstimator):
+    """Predicts from numpy's global random state (what a seeded model must not do)."""
+
+    def fit(self, X: Any, y: Any) -> _Gambler:
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.random.choice(self.classes_, size=len(X))
+
+
+def test_a_worker_is_reused_and_starts_every_evaluation_alike(wine: Any, inject: Any) -> None:
+    warm = _warm_worker(wine)
+    config = inject("gambler", _Gambler)
+    first = evaluate(config, wine, protocol="cv3", metrics=("accuracy",))
+    again = evaluate(config, wine, protocol="cv3", metrics=("accuracy",))
+    assert first.ok and again.ok
+    assert idle_pids(wine)[-1] == warm  # both ran in the same warm worker
+    # which reset numpy's global random state: the same draws as in a fresh worker
+    assert first.metrics == again.metrics
+    # chance on three classes, so the draws were random
+    assert 0.1 < first.metrics["accuracy"] < 0.6
+
+
+def test_a_reused_worker_drops_the_previous_memory_limit(wine: Any, inject: Any) -> None:
+    assert evaluate(default_config("knn"), wine, protocol="cv3", memory_limit=128).ok
+    warm = idle_pids(wine)[-1]
+    result = evaluate(inject("hog", _Hog), wine, protocol="holdout0.25", memory_limit=None,
+                      metrics=("accuracy",))
+    assert result.ok, result.error
+    assert idle_pids(wine)[-1] == warm
+
+
+def test_a_replaced_label_column_is_not_served_from_a_stale_worker(wine: Any) -> None:
+    import pandas as pd
+
+    dataset = load_dataset((wine.X, wine.y), task="classification")
+    config = default_config("linear")
+    good = evaluate(config, dataset, protocol="cv3", metrics=("accuracy",))
+    shuffled = np.random.default_rng(0).permutation(dataset.y.to_numpy())
+    dataset.y = pd.Series(shuffled, name=dataset.y.name)
+    noise = evaluate(config, dataset, protocol="cv3", metrics=("accuracy",))
+    assert good.metrics["accuracy"] > 0.9 and noise.metrics["accuracy"] < 0.6
+
+
+def test_work_a_warm_worker_cannot_load_runs_in_a_fresh_one(
+        wine: Any, inject: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    warm = _warm_worker(wine)
+    # a class from a module that did not exist when the warm worker was forked
+    module = types.ModuleType("late_module_4217")
+    exec("import numpy as np\n"
+         "from sklearn.base import BaseEstimator, ClassifierMixin\n"
+         "class Majority(ClassifierMixin, BaseEstimator):\n"
+         "    def fit(self, X, y):\n"
+         "        self.classes_, counts = np.unique(y, return_counts=True)\n"
+         "        self.label_ = self.classes_[np.argmax(counts)]\n"
+         "        return self\n"
+         "    def predict(self, X):\n"
+         "        return np.repeat(self.label_, len(X))\n", module.__dict__)
+    module.Majority.__module__ = module.__name__
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    result = evaluate(inject("majority", module.Majority), wine, protocol="holdout0.25",
+                      metrics=("balanced_accuracy",))
+    assert result.ok, result.error
+    assert result.score == pytest.approx(1 / 3)
+    assert _is_gone(warm) and idle_pids(wine)
+
+
+def test_work_that_does_not_pickle_still_runs_isolated(wine: Any, inject: Any) -> None:
+    class Local(ClassifierMixin, BaseEstimator):  # a local class: no pickle can name it
+        def fit(self, X: Any, y: Any) -> Local:
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X: Any) -> np.ndarray:
+            return np.repeat(self.classes_[0], len(X))
+
+    _warm_worker(wine)
+    result = evaluate(inject("local", Local), wine, protocol="holdout0.25",
+                      metrics=("balanced_accuracy",))
+    assert result.ok, result.error
+    assert result.score == pytest.approx(1 / 3)
+
+
+def test_concurrent_calls_get_their_own_workers(wine: Any, diabetes: Any) -> None:
+    jobs = [(default_config("knn"), wine), (default_config("random_forest"), wine),
+            (default_config("knn", "regression"), diabetes)]
+    expected = [evaluate(c, d, protocol="cv3").metrics for c, d in jobs]
+    got: dict[int, Any] = {}
+
+    def one(i: int) -> None:
+        got[i] = evaluate(*jobs[i], protocol="cv3")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [got[i].metrics for i in range(len(jobs))] == expected
+
+
+def test_workers_exit_when_their_parent_dies(tmp_path: Any) -> None:
+    import subprocess
+    from pathlib import Path
+
+    import automl_meta
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, warnings\n"
+        "warnings.simplefilter('ignore')\n"
+        "from automl_meta._workers import idle_pids\n"
+        "from automl_meta.data import load_dataset\n"
+        "from automl_meta.evaluation import evaluate\n"
+        "from automl_meta.space import default_config\n"
+        "datasets = [load_dataset('sklearn:iris'), load_dataset('sklearn:wine')]\n"
+        "for dataset in datasets:\n"
+        "    assert evaluate(default_config('knn'), dataset, protocol='cv3').ok\n"
+        "print(*idle_pids(), flush=True)\n"
+        "os._exit(0)  # no atexit handlers: as if the parent were killed\n")
+    package_root = str(Path(automl_meta.__file__).absolute().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    # the workers inherit stdout: capture it through a file, not a pipe they keep open
+    with open(tmp_path / "out.txt", "w") as out:
+        subprocess.run([sys.executable, str(script)], stdout=out, env=env, timeout=120,
+                       check=True)
+    pids = [int(p) for p in (tmp_path / "out.txt").read_text().split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
+
+
+# --------------------------------------------------------------------------- refit
+
+
+def test_fit_in_worker_learns_label_codes_and_predicts_the_labels(wine: Any) -> None:
+    # the refit must train like the evaluation: labels such as "-1" break scikit-learn's
+    # forests with class_weight="balanced" when they are fitted on as they are
+    import pandas as pd
+
+    y = pd.Series(np.where(wine.y.to_numpy() == 0, "-1", "1"), name="target")
+    dataset = load_dataset((wine.X, y), task="classification")
+    config = {"algorithm": "random_forest", "params": {"class_weight": "balanced",
+                                                       "n_estimators": 50}}
+    model, status, error = fit_in_worker(config, dataset, time_limit=60)
+    assert status == "ok", error
+    assert model.classes_.tolist() == ["-1", "1"]
+    assert isinstance(model.steps[-1][1], LabelCodedClassifier)
+    predicted = model.predict(dataset.X)
+    assert set(predicted) == {"-1", "1"}
+    assert (predicted == y.to_numpy()).mean() > 0.95
+    proba = model.predict_proba(dataset.X)
+    assert proba.shape == (len(y), 2)
+    assert (model.classes_[proba.argmax(axis=1)] == predicted).all()
+    # the very model an evaluation fold fits: the same pipeline on the label codes
+    codes = (y.to_numpy() == "1").astype(int)
+    reference = build(config, dataset, random_state=0).fit(dataset.X, codes)
+    np.testing.assert_allclose(proba, reference.predict_proba(dataset.X))
+
+
+def test_fit_in_worker_reports_a_timeout(wine: Any, inject: Any) -> None:
+    model, status, error = fit_in_worker(inject("sleeper", _Sleeper), wine, time_limit=1.0)
+    assert model is None and status == "timeout" and "1.0" in error
+
+
+def test_label_coded_classifier_passes_scores_through() -> None:
+    from sklearn.svm import SVC
+
+    X = np.array([[0.0], [0.1], [1.0], [1.1], [2.0], [2.1]])
+    y = np.array(["b", "b", "a", "a", "c", "c"])
+    model = LabelCodedClassifier(SVC()).fit(X, y)
+    assert model.classes_.tolist() == ["a", "b", "c"]
+    assert model.predict([[0.05], [2.05]]).tolist() == ["b", "c"]
+    assert model.decision_function(X).shape == (6, 3)
+    assert not hasattr(model, "predict_proba")  # SVC() has none: neither has the wrapper

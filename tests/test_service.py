@@ -30,6 +30,8 @@ with warnings.catch_warnings():  # starlette's notice about httpx2, raised on im
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from conftest import serving
+
 from automl_meta import load_dataset, recommend  # noqa: E402
 from automl_meta.errors import ConfigurationError  # noqa: E402
 from automl_meta.metadb import BuildSettings, MetaDB, build  # noqa: E402
@@ -509,26 +511,9 @@ else:  # pragma: no cover
 # -- the Python client against a real server ---------------------------------------------
 @pytest.fixture
 def live_url(store: MetaDB, data_dir: Path) -> Iterator[str]:
-    import uvicorn
-
     app = create_app(store.url, token=TOKEN, data_dir=data_dir, strategies=STRATEGIES)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-    assert not thread.is_alive()
+    with serving(app) as url:
+        yield url
 
 
 def test_client_against_a_live_server(live_url: str, store: MetaDB) -> None:
