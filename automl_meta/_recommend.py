@@ -109,15 +109,18 @@ class Recommender:
 
 _CACHE: dict[tuple[str, str, tuple[int, int, int]], Recommender] = {}
 _STORES: dict[str, Any] = {}
+_TOKENS: dict[str, tuple[float, tuple[int, int, int]]] = {}
 
 
-def get_recommender(db: Any = None, shipped: str | Path | None = None) -> Recommender:
+def get_recommender(db: Any = None, shipped: str | Path | None = None,
+                    max_age: float = 0.0) -> Recommender:
     """A :class:`Recommender` for this store, reused while the store does not change.
 
-    A ready :class:`Recommender` passed as ``db`` is returned as it is (so ``fit``,
-    ``warm_start`` and ``MetaSampler`` can advise from part of the knowledge)."""
-    if isinstance(db, Recommender):
-        return db
+    By default every call asks the store whether anything was recorded since (one cheap
+    query), so a recorded run is used at once. A server answering hundreds of requests a
+    second passes ``max_age`` (seconds) to ask at most that often; its own writes call
+    :func:`forget_store_state` so they are still seen at once.
+    """
     from automl_meta.metadb import MetaDB
 
     if isinstance(db, MetaDB):
@@ -130,11 +133,23 @@ def get_recommender(db: Any = None, shipped: str | Path | None = None) -> Recomm
         if store is None:
             store = _STORES[url] = MetaDB(url)
     shipped_dir = Path(shipped) if shipped is not None else shipped_meta_db_dir()
-    key = (store.url, str(shipped_dir), store.change_token())
+    now = time.monotonic()
+    checked = _TOKENS.get(store.url)
+    if checked is not None and now - checked[0] < max_age:
+        token = checked[1]
+    else:
+        token = store.change_token()
+        _TOKENS[store.url] = (now, token)
+    key = (store.url, str(shipped_dir), token)
     if key not in _CACHE:
         _CACHE.clear()
         _CACHE[key] = Recommender.load(store, shipped_dir)
     return _CACHE[key]
+
+
+def forget_store_state(store: Any) -> None:
+    """Make the next :func:`get_recommender` call re-read ``store``'s change token."""
+    _TOKENS.pop(getattr(store, "url", str(store)), None)
 
 
 def recommend(

@@ -54,7 +54,8 @@ class Service:
         refreshed when the store's change token says something was recorded."""
         from automl_meta._recommend import get_recommender
 
-        return get_recommender(self.store, self.shipped)
+        # another worker's writes show within a second; this worker's own at once
+        return get_recommender(self.store, self.shipped, max_age=1.0)
 
     def recommend(self, metafeatures: Mapping[str, float | None], task: str, k: int,
                   strategy: str) -> list[Any]:
@@ -162,6 +163,9 @@ class Service:
         config_ids = store.add_configs(ds.task, configs)
         store.add_evaluations(dataset_id, [{"config_id": cid, **row}
                                            for cid, row in zip(config_ids, rows, strict=True)])
+        from automl_meta._recommend import forget_store_state
+
+        forget_store_state(store)
         return sc.RecordResponse(dataset_id=dataset_id, config_ids=config_ids,
                                  evaluations=len(rows), metafeatures_stored=stored)
 
