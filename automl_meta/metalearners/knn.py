@@ -70,6 +70,10 @@ class KNNLearner(MetaLearner):
 
     ``diversify`` (default) orders the recommendations as a greedy portfolio over the
     neighbours: the first is the best on average, the next ones complement it.
+    ``bandwidth`` (a share of the median distance) softens the inverse-distance weights;
+    ``shrinkage`` mixes that much of an equal weight on every past dataset into them, so
+    the later picks also hedge like a global portfolio. The defaults were chosen by
+    leave-one-dataset-out regret on the shipped meta-database (``benchmarks/RESULTS.md``).
 
     Example:
         >>> learner = KNNLearner(n_neighbors=5).fit(knowledge)  # doctest: +SKIP
@@ -78,8 +82,8 @@ class KNNLearner(MetaLearner):
 
     name = "knn"
 
-    def __init__(self, n_neighbors: int = 20, diversify: bool = True,
-                 bandwidth: float = 0.05, shrinkage: float = 0.0) -> None:
+    def __init__(self, n_neighbors: int = 30, diversify: bool = True,
+                 bandwidth: float = 0.05, shrinkage: float = 0.35) -> None:
         self.n_neighbors = n_neighbors
         self.diversify = diversify
         self.bandwidth = bandwidth
