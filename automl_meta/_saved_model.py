@@ -29,6 +29,7 @@ MODEL_FILE = "model.skops"
 TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.")
 TRUSTED_TYPES = frozenset({
     "automl_meta._ensemble.WeightedEnsemble",
+    "automl_meta._label_codes.LabelCodedClassifier",
     "automl_meta.space._capped.RowCappedClassifier",
     "automl_meta.space._capped.RowCappedRegressor",
 })

@@ -1,28 +1,24 @@
 """``evaluate``: score one configuration on one dataset, safely.
 
-The work runs in a forked worker process: a fit that hangs is killed at ``time_limit``
-and one that allocates past ``memory_limit`` fails inside the worker, so the caller always
-gets an :class:`Evaluation` back (status ``ok``, ``timeout``, ``memout`` or ``error``).
+The work runs in a worker process (see :mod:`automl_meta._workers`): a fit that hangs is
+killed at ``time_limit`` and one that allocates past ``memory_limit`` fails inside the
+worker, so the caller always gets an :class:`Evaluation` back (status ``ok``, ``timeout``,
+``memout`` or ``error``). Workers are forked once per dataset and reused while their
+evaluations succeed; one that fails in any way is killed and replaced.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
-import multiprocessing as mp
-import os
 import re
-import sys
 import time
-import traceback
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from automl_meta import _workers
 from automl_meta._metrics import PRIMARY_METRIC, class_scores, default_metrics, score_predictions
 from automl_meta.data import Dataset, load_dataset
 from automl_meta.errors import ConfigurationError
@@ -142,11 +138,12 @@ def evaluate(
         protocol: ``"cv5"``, ``"cv3"``, ``"holdout0.25"``, ... or a :class:`Protocol`.
         metrics: metric names; default all of the task's (the first listed is primary).
         time_limit: seconds of wall time before the worker is killed (``None``: no limit).
-        memory_limit: megabytes the worker may map beyond what it inherits (``None``: no
-            limit).
+        memory_limit: megabytes the worker may map beyond what it holds when the evaluation
+            starts (``None``: no limit).
         random_state: seed of the estimators.
         isolate: run in a worker process (the default); ``False`` runs inline, without
-            limits, for debugging.
+            limits, for debugging. The worker is reused by later calls on the same
+            ``dataset`` object, so treat a dataset as immutable once evaluated.
         return_predictions: keep the out-of-fold predictions in ``predictions`` (class
             probabilities over the sorted labels, or values; NaN for rows never tested),
             as ensemble selection needs.
@@ -155,9 +152,9 @@ def evaluate(
         >>> from automl_meta.space import default_config
         >>> ev = evaluate(default_config("knn"), "sklearn:iris", protocol="cv3")
         >>> ev.status, round(ev.score, 2)
-        ('ok', 0.95)
+        ('ok', 0.96)
     """
-    from automl_meta.space import validate_config
+    from automl_meta.space import build, validate_config
 
     dataset = load_dataset(dataset)
     protocol = Protocol.parse(protocol)
@@ -167,10 +164,10 @@ def evaluate(
     if time_limit is not None and time_limit <= 0:
         raise ConfigurationError(f"time_limit={time_limit!r} must be positive seconds or None.")
     start = time.perf_counter()
-    work = functools.partial(_score, config, dataset, protocol, metrics, random_state,
-                             return_predictions)
-    result = _run_isolated(work, config, dataset, time_limit, memory_limit) if isolate \
-        else work()
+    pipeline = build(config, dataset, random_state=random_state)
+    work = functools.partial(_score, pipeline, protocol, metrics, return_predictions)
+    result = _run_isolated(work, pipeline, config, dataset, time_limit, memory_limit) \
+        if isolate else work(dataset)
     return Evaluation(config=config, protocol=protocol.key, task=dataset.task,
                       wall_seconds=time.perf_counter() - start, **result)
 
@@ -185,10 +182,11 @@ def _check_metrics(metrics: tuple[str, ...], task: str) -> None:
         )
 
 
-def _score(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
-           metrics: tuple[str, ...], random_state: int,
-           return_predictions: bool = False) -> dict[str, Any]:
-    from automl_meta.space import build
+def _score(pipeline: Any, protocol: Protocol, metrics: tuple[str, ...],
+           return_predictions: bool, dataset: Dataset) -> dict[str, Any]:
+    from sklearn.base import clone
+
+    from automl_meta._label_codes import label_codes
 
     y = dataset.y.to_numpy()
     classes = None
@@ -196,21 +194,21 @@ def _score(config: dict[str, Any], dataset: Dataset, protocol: Protocol,
         # models learn integer codes in the order of the sorted labels: the same classes in
         # the same order, so the same models and scores, but no label can trip an estimator
         # (scikit-learn's forests with class_weight="balanced" fail on labels such as "-1")
-        y = np.unique(y, return_inverse=True)[1].reshape(-1)
+        y = label_codes(y)[1]
         classes = np.arange(int(y.max()) + 1)
     oof = _empty_predictions(dataset, classes) if return_predictions else None
+    wants_scores = _needs_scores(metrics) or return_predictions
     fold_metrics: list[dict[str, float]] = []
     fit_seconds = predict_seconds = 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for train, test in protocol.splits(dataset):
-            model = build(config, dataset, random_state=random_state)
+            model = clone(pipeline)
             t0 = time.perf_counter()
             model.fit(dataset.X.iloc[train], y[train])
             t1 = time.perf_counter()
             X_test, y_test = dataset.X.iloc[test], y[test]
             y_pred = model.predict(X_test)
-            wants_scores = _needs_scores(metrics) or return_predictions
             scores = (class_scores(model, X_test, classes)
                       if classes is not None and wants_scores else None)
             if oof is not None:
@@ -241,10 +239,12 @@ def _fold_predictions(y_pred: np.ndarray, scores: np.ndarray | None,
     return (np.asarray(y_pred)[:, None] == classes[None, :]).astype(float)
 
 
-def _fit_full(config: dict[str, Any], dataset: Dataset, random_state: int) -> dict[str, Any]:
-    from automl_meta.space import build
+def _fit_full(pipeline: Any, dataset: Dataset) -> dict[str, Any]:
+    from sklearn.base import clone
 
-    model = build(config, dataset, random_state=random_state)
+    model = clone(pipeline)
+    if dataset.task == "classification":
+        model = _learning_label_codes(model)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -252,17 +252,44 @@ def _fit_full(config: dict[str, Any], dataset: Dataset, random_state: int) -> di
     return {"status": "ok", "model": model, "fit_seconds": time.perf_counter() - started}
 
 
+def _learning_label_codes(model: Any) -> Any:
+    """``model`` with its classifier wrapped in a ``LabelCodedClassifier``: it learns label
+    codes as in :func:`evaluate`, and a ``Pipeline`` stays a ``Pipeline``."""
+    from sklearn.pipeline import Pipeline
+
+    from automl_meta._label_codes import LabelCodedClassifier
+
+    if isinstance(model, Pipeline):
+        name, final = model.steps[-1]
+        return model.set_params(**{name: LabelCodedClassifier(final)})
+    return LabelCodedClassifier(model)
+
+
 def fit_in_worker(config: dict[str, Any], dataset: Any, time_limit: float | None = 300.0,
                   memory_limit: int | None = 4096,
                   random_state: int = 0) -> tuple[Any, str, str | None]:
     """Fit ``config`` on all of ``dataset`` in a worker process under the same limits as
-    :func:`evaluate`. Returns ``(fitted pipeline or None, status, error)``."""
-    from automl_meta.space import validate_config
+    :func:`evaluate`. Returns ``(fitted pipeline or None, status, error)``.
+
+    A classifier learns label codes as in :func:`evaluate` (its final step is a
+    :class:`~automl_meta._label_codes.LabelCodedClassifier`) and predicts the dataset's own
+    labels.
+
+    Example:
+        >>> from automl_meta.space import default_config
+        >>> model, status, _ = fit_in_worker(default_config("knn"), "sklearn:iris")
+        >>> status, model.classes_.tolist()
+        ('ok', [0, 1, 2])
+    """
+    from automl_meta.space import build, validate_config
 
     dataset = load_dataset(dataset)
     config = validate_config(config, dataset.task)
-    work = functools.partial(_fit_full, config, dataset, random_state)
-    result = _run_isolated(work, config, dataset, time_limit, memory_limit)
+    if time_limit is not None and time_limit <= 0:
+        raise ConfigurationError(f"time_limit={time_limit!r} must be positive seconds or None.")
+    pipeline = build(config, dataset, random_state=random_state)
+    work = functools.partial(_fit_full, pipeline)
+    result = _run_isolated(work, pipeline, config, dataset, time_limit, memory_limit)
     return result.get("model"), result["status"], result.get("error")
 
 
@@ -270,162 +297,22 @@ def _needs_scores(metrics: tuple[str, ...]) -> bool:
     return "roc_auc" in metrics or "log_loss" in metrics
 
 
-def _worker(conn: Any, work: Callable[[], dict[str, Any]], memory_limit: int | None,
-            controller: Any = None) -> None:
-    inherited = set(sys.modules)
-    try:
-        _limit_threads(controller)
-        if memory_limit is not None:
-            _limit_memory(memory_limit)
-        result = work()
-    except MemoryError:
-        result = {"status": "memout", "error": f"MemoryError: exceeded {memory_limit} MB"}
-    except BaseException as exc:  # the worker reports every failure to the caller
-        status = "memout" if _looks_like_memout(exc) else "error"
-        message = f"{type(exc).__name__}: {exc}".strip()[:2000]
-        tail = traceback.format_exc(limit=-3)[-1500:]
-        result = {"status": status, "error": f"{message}\n{tail}"}
-    with contextlib.suppress(MemoryError):
-        # what fitting imported lazily, so the parent can import it before the next fork
-        result[_IMPORTED] = [name for name in list(sys.modules) if name not in inherited]
-    try:
-        conn.send(result)
-    finally:
-        conn.close()
+def _run_isolated(work: Any, pipeline: Any, config: dict[str, Any], dataset: Dataset,
+                  time_limit: float | None, memory_limit: int | None) -> dict[str, Any]:
+    # a warm worker that was forked before torch was first needed imports it before the work
+    imports = ("torch",) if config["algorithm"] == "mlp" else ()
+    prepare = functools.partial(_preload, pipeline, config, dataset)
+    return _failure_defaults(_workers.run(work, dataset, time_limit, memory_limit,
+                                          imports=imports, prepare=prepare))
 
 
-def _looks_like_memout(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "out of memory" in text or "cannot allocate memory" in text or \
-        "unable to allocate" in text
-
-
-def _limit_threads(controller: Any = None) -> None:
-    """One BLAS / OpenMP / torch thread in this (worker) process.
-
-    ``controller`` is a ``threadpoolctl.ThreadpoolController`` built by the parent before the
-    fork (see :func:`_threadpool_controller`); without one the native libraries are scanned
-    here, which costs a few milliseconds per evaluation.
-    """
-    if controller is None:
-        from threadpoolctl import ThreadpoolController
-
-        controller = ThreadpoolController()
-    controller.limit(limits=1)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-
-
-_CONTROLLER: tuple[int, Any] | None = None
-
-
-def _threadpool_controller() -> Any:
-    """The threadpoolctl view of the loaded native libraries, cached in this process.
-
-    Scanning the libraries is the slow part of ``threadpool_limits``; a forked worker inherits
-    the loaded libraries of its parent, so the parent's scan is valid in the worker. The scan
-    is repeated whenever a module has been imported since (a new import may load a library).
-    """
-    global _CONTROLLER
-    from threadpoolctl import ThreadpoolController
-
-    key = len(sys.modules)
-    if _CONTROLLER is None or _CONTROLLER[0] != key:
-        controller = ThreadpoolController()
-        _CONTROLLER = (len(sys.modules), controller)
-    return _CONTROLLER[1]
-
-
-def _limit_memory(megabytes: int) -> None:
-    import resource
-
-    limit = _address_space() + int(megabytes) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _address_space() -> int:
-    """Bytes of virtual memory mapped by this process (psutil's ``vms``)."""
-    try:  # what psutil reads on Linux, without building a psutil.Process
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        import psutil
-
-        return int(psutil.Process().memory_info().vms)
-
-
-def _run_isolated(work: Callable[[], dict[str, Any]], config: dict[str, Any],
-                  dataset: Dataset, time_limit: float | None,
-                  memory_limit: int | None) -> dict[str, Any]:
-    _preload(config, dataset)
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    context = mp.get_context(method)
-    # a forked worker inherits the parent's scan of the native libraries; a spawned one
-    # imports everything afresh and scans for itself
-    controller = _threadpool_controller() if method == "fork" else None
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_worker,
-        args=(sender, work, memory_limit, controller),
-        daemon=True,
-    )
-    # objects of the parent go to the permanent generation while forking, so the worker's
-    # garbage collector never writes to (and so copies) the parent's memory pages
-    frozen = method == "fork" and gc.isenabled() and gc.get_freeze_count() == 0
-    if frozen:
-        gc.freeze()
-    try:
-        process.start()
-    finally:
-        if frozen:
-            gc.unfreeze()
-    sender.close()
-    try:
-        if receiver.poll(time_limit):
-            try:
-                result = receiver.recv()
-            except EOFError:
-                pass
-            else:
-                _PENDING_IMPORTS.update(dict.fromkeys(result.pop(_IMPORTED, ())))
-                return _failure_defaults(result)
-            process.join(5)
-            return _failure_defaults({
-                "status": "memout" if process.exitcode == -9 else "error",
-                "error": f"worker died with exit code {process.exitcode}",
-            })
-        return _failure_defaults({"status": "timeout",
-                                  "error": f"stopped after the time limit of {time_limit} s"})
-    finally:
-        if process.is_alive():
-            process.kill()
-        process.join(5)
-        receiver.close()
-
-
-_IMPORTED = "_imported_modules"
-_PENDING_IMPORTS: dict[str, None] = {}
-_FAILED_IMPORTS: set[str] = set()
-
-
-def _preload(config: dict[str, Any], dataset: Dataset) -> None:
-    """Import what the worker will need once, in the parent, so forked workers start warm.
-
-    Besides the modules every worker needs, this imports the modules that earlier workers
-    imported lazily while fitting (scikit-learn's dataframe adapters, the parts of torch
-    that its optimisers load on their first step, ...): a forked worker would otherwise
-    import them again every time, which can cost more than a small fit.
-    """
-    from automl_meta.space import build
-
-    pipeline = build(config, dataset)
+def _preload(pipeline: Any, config: dict[str, Any], dataset: Dataset) -> None:
+    """Import what a worker will need once, in the parent, so forked workers start warm."""
     import sklearn.metrics  # noqa: F401
     import threadpoolctl  # noqa: F401
 
     if config["algorithm"] == "mlp":
         import torch  # noqa: F401
-    _import_pending()
     _warm_caches(pipeline, dataset)
 
 
@@ -437,7 +324,7 @@ def _warm_caches(pipeline: Any, dataset: Dataset) -> None:
 
     The first DataFrame scikit-learn validates makes narwhals look its plugins up through
     ``importlib.metadata`` (about 60 ms); preprocessing a few rows here does that once per
-    process instead of once per evaluation. Only the preprocessing step runs, on a
+    process instead of once per forked worker. Only the preprocessing step runs, on a
     throw-away clone, so no estimator code runs outside the worker's limits.
     """
     global _WARMED
@@ -452,22 +339,6 @@ def _warm_caches(pipeline: Any, dataset: Dataset) -> None:
             clone(pipeline.steps[0][1]).fit_transform(dataset.X.iloc[:8], dataset.y.iloc[:8])
     except Exception:  # only a speed-up: the worker does the real work and reports errors
         pass
-
-
-def _import_pending() -> None:
-    import importlib
-
-    names = [n for n in _PENDING_IMPORTS if n not in sys.modules and n not in _FAILED_IMPORTS]
-    _PENDING_IMPORTS.clear()
-    for name in names:
-        if name in sys.modules or name.startswith(("__main__", "__mp_main__")):
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                importlib.import_module(name)
-        except Exception:  # a module a worker had need not be importable by name here
-            _FAILED_IMPORTS.add(name)
 
 
 def _failure_defaults(result: dict[str, Any]) -> dict[str, Any]:

@@ -16,19 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from automl_meta._workers import idle_pids
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from automl_meta._label_codes import LabelCodedClassifier
+from automl_meta._workers import idle_pids
 from automl_meta.data import load_dataset
 from automl_meta.errors import ConfigurationError
-from automl_meta.evaluation import (
-    Evaluation,
-    LabelCodedClassifier,
-    Protocol,
-    evaluate,
-    fit_in_worker,
-)
+from automl_meta.evaluation import Evaluation, Protocol, evaluate, fit_in_worker
 from automl_meta.space import build, default_config
 from automl_meta.space._algorithms import REGISTRY
 
