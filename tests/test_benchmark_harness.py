@@ -209,7 +209,7 @@ def test_cli_benchmark_end_to_end_on_two_tiny_datasets(tmp_path: Path,
     run = CliRunner().invoke(app, [
         "benchmark", str(PMLB), "--datasets", "analcatdata_aids,192_vineyard",
         "--methods", "hgb_default,random,tpe,recommend_top1,warm_tpe,meta_sampler",
-        "--budgets", "1,2", "--seconds", "5", "--out", str(out)])
+        "--budgets", "1,2", "--seconds", "5", "--trial-seconds", "120", "--out", str(out)])
     assert run.exit_code == 0, run.output
     rows = read_results(out / RESULTS_FILE)
     assert len(rows) == 2 * (1 + 2 + 2 + 1 + 2 + 2)
