@@ -119,8 +119,12 @@ def get_recommender(db: Any = None, shipped: str | Path | None = None,
     By default every call asks the store whether anything was recorded since (one cheap
     query), so a recorded run is used at once. A server answering hundreds of requests a
     second passes ``max_age`` (seconds) to ask at most that often; its own writes call
-    :func:`forget_store_state` so they are still seen at once.
+    :func:`forget_store_state` so they are still seen at once. A ready
+    :class:`Recommender` passed as ``db`` is returned as it is (so ``fit``, ``warm_start``
+    and ``MetaSampler`` can advise from part of the knowledge).
     """
+    if isinstance(db, Recommender):
+        return db
     from automl_meta.metadb import MetaDB
 
     if isinstance(db, MetaDB):

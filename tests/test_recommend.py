@@ -137,3 +137,20 @@ def test_meta_sampler_proposes_recommendations_then_hands_over(store: MetaDB) ->
     taken = [t.params for t in threaded.trials if t.params in proposals]
     assert len(taken) == 3 and all(ALGORITHM_PARAM in p for p in taken)
     assert np.isfinite([t.value for t in threaded.trials]).all()
+
+
+def test_a_ready_recommender_is_used_as_given(store: MetaDB, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark harness advises from learners fitted without a held-out family: the
+    Recommender it passes as ``db`` must be used, never taken for a store path."""
+    from automl_meta._recommend import get_recommender
+    from automl_meta.metafeatures import extract_metafeatures
+
+    ready = get_recommender(store)
+    monkeypatch.chdir(tmp_path)
+    assert get_recommender(ready) is ready
+    metafeatures = extract_metafeatures(load_dataset("sklearn:iris"))
+    recs = recommend(metafeatures=metafeatures, task="classification", k=2, db=ready)
+    assert [r.config for r in recs] == [
+        r.config for r in ready.recommend(metafeatures, "classification", k=2)]
+    assert list(tmp_path.iterdir()) == []  # no store was created from the object's repr
