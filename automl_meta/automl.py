@@ -94,6 +94,12 @@ class FitResult:
     ``ensemble`` members with their weights), it describes the training data (``dataset``,
     ``target``, the ``features`` the model reads in order, which of them are
     ``categorical``) so that :func:`save_result` writes all :func:`load_model` needs.
+
+    Example:
+        >>> result = fit("sklearn:iris", budget="10s")  # doctest: +SKIP
+        >>> result.best_config["algorithm"], result.best_score  # doctest: +SKIP
+        >>> result.leaderboard[["algorithm", "status", result.metric]].head(3)  # doctest: +SKIP
+        >>> result.predict(new_rows)  # doctest: +SKIP
     """
 
     model: Any

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 
 class AutoMLMetaError(Exception):
-    """Base class of every error raised by automl-meta on purpose."""
+    """Base class of every error raised by automl-meta on purpose.
+
+    Example:
+        >>> from automl_meta.space import get_algorithm
+        >>> try:
+        ...     get_algorithm("forest", "classification")
+        ... except AutoMLMetaError as error:
+        ...     print(type(error).__name__)
+        ConfigurationError
+    """
 
 
 class DatasetError(AutoMLMetaError, ValueError):
@@ -41,7 +50,18 @@ class DeviceError(AutoMLMetaError, RuntimeError):
 
 
 class AutoMLMetaWarning(UserWarning):
-    """A recoverable problem: the data was changed or a measure was skipped, and how."""
+    """A recoverable problem: the data was changed or a measure was skipped, and how.
+
+    Example:
+        >>> import warnings
+        >>> import pandas as pd
+        >>> from automl_meta.data import infer_task
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     task = infer_task(pd.Series([0, 1, 1], name="label"))
+        >>> task, caught[0].category.__name__
+        ('classification', 'AutoMLMetaWarning')
+    """
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...], n: int = 3) -> str:

@@ -92,6 +92,13 @@ class Evaluation:
     ``metrics`` maps metric names to the mean over folds; ``score`` is the primary metric
     (balanced accuracy or R²); ``status`` is ``ok``, ``timeout``, ``memout`` or ``error``,
     with ``error`` holding the message when it is not ``ok``.
+
+    Example:
+        >>> from automl_meta.space import default_config
+        >>> ev = Evaluation(default_config("knn"), "cv3", "ok", task="classification",
+        ...                 metrics={"balanced_accuracy": 0.95, "accuracy": 0.96})
+        >>> ev.ok, ev.score
+        (True, 0.95)
     """
 
     config: dict[str, Any]

@@ -75,7 +75,12 @@ def load_dataset(
 
 
 def dataset_name(path: Path) -> str:
-    """The dataset name of a file: its name without data and compression suffixes."""
+    """The dataset name of a file: its name without data and compression suffixes.
+
+    Example:
+        >>> dataset_name(Path("pmlb/iris.csv.gz")), dataset_name(Path("uci-arff/labor.arff"))
+        ('iris', 'labor')
+    """
     base = path.name
     suffix, compressed = split_suffix(path)
     if compressed:
@@ -122,7 +127,12 @@ def _read_index(index_path: str, mtime_ns: int, size: int) -> dict[str, str] | N
 
 
 def list_datasets(directory: str | os.PathLike[str]) -> list[Path]:
-    """The data files of ``directory`` that ``load_dataset`` can read, sorted by name."""
+    """The data files of ``directory`` that ``load_dataset`` can read, sorted by name.
+
+    Example:
+        >>> [p.name for p in list_datasets("datasets/uci-arff")][:2]  # doctest: +SKIP
+        ['anneal.arff', 'audiology.arff']
+    """
     from automl_meta.data._readers import ARFF_SUFFIXES, PARQUET_SUFFIXES, TABLE_SUFFIXES
 
     root = Path(directory)
@@ -136,7 +146,12 @@ def list_datasets(directory: str | os.PathLike[str]) -> list[Path]:
 
 
 def iter_datasets(directory: str | os.PathLike[str]) -> Iterator[Dataset]:
-    """Load every dataset of a directory in name order."""
+    """Load every dataset of a directory in name order.
+
+    Example:
+        >>> for ds in iter_datasets("datasets/uci-arff"):  # doctest: +SKIP
+        ...     print(ds.name, ds.task, ds.n_rows)
+    """
     for path in list_datasets(directory):
         yield load_dataset(path)
 

@@ -149,7 +149,14 @@ def _as_text(series: pd.Series) -> pd.Series:
 
 
 def infer_task(y: pd.Series) -> str:
-    """Classification for non-numeric labels or few distinct integers, else regression."""
+    """Classification for non-numeric labels or few distinct integers, else regression.
+
+    It warns (:class:`~automl_meta.errors.AutoMLMetaWarning`) which task it inferred.
+
+    Example:
+        >>> infer_task(pd.Series([0, 1, 1, 2])), infer_task(pd.Series([0.5, 1.25, 3.0]))
+        ('classification', 'regression')
+    """
     if not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
         task = "classification"
     else:
@@ -313,7 +320,15 @@ def _any_varying(X: pd.DataFrame) -> bool:
 
 
 def fingerprint(X: pd.DataFrame, y: pd.Series) -> str:
-    """A content hash of features and label: same data, same fingerprint."""
+    """A content hash of features and label: same data, same fingerprint.
+
+    Example:
+        >>> X, y = pd.DataFrame({"a": [1, 2, 3]}), pd.Series([0, 1, 0], name="label")
+        >>> fingerprint(X, y) == fingerprint(X.copy(), y.copy()), len(fingerprint(X, y))
+        (True, 32)
+        >>> fingerprint(X, y) == fingerprint(X, y.rename("other"))
+        False
+    """
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, X.columns)).encode())
     digest.update(str(y.name).encode())

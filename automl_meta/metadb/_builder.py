@@ -33,7 +33,12 @@ class BuildPlan:
 
 @dataclass
 class BuildSettings:
-    """The knobs of a build; they are part of its identity (see ``grid_name``)."""
+    """The knobs of a build; they are part of its identity (see ``grid_name``).
+
+    Example:
+        >>> BuildSettings(configs_per_algorithm=10, seed=1).grid_name("regression")
+        'regression:n10:s1'
+    """
 
     configs_per_algorithm: int = 22
     seed: int = 0
@@ -67,7 +72,15 @@ def ensure_grid(db: Any, task: str, settings: BuildSettings) -> list[int]:
 
 
 def plan_build(db: Any, paths: list[Path | str], settings: BuildSettings) -> BuildPlan:
-    """Register the datasets and work out which cells are still missing."""
+    """Register the datasets and work out which cells are still missing.
+
+    Example:
+        >>> from automl_meta.metadb import MetaDB
+        >>> db = MetaDB("sqlite:///:memory:")
+        >>> plan = plan_build(db, ["sklearn:iris"], BuildSettings(configs_per_algorithm=1))
+        >>> list(plan.grids), plan.n_missing, len(plan.tasks)
+        (['classification'], 14, 1)
+    """
     from automl_meta.data import load_dataset
     from automl_meta.evaluation import Protocol
 
@@ -165,6 +178,13 @@ def build(db: Any, paths: list[Path | str], settings: BuildSettings | None = Non
     """Evaluate the grid on every dataset of ``paths``, resuming whatever is missing.
 
     Returns counts of evaluations done, failed and skipped datasets.
+
+    Example:
+        >>> from automl_meta.metadb import MetaDB
+        >>> db = MetaDB("sqlite:///my_meta.db")  # doctest: +SKIP
+        >>> totals = build(db, ["iris.csv", "wine.csv"], BuildSettings(configs_per_algorithm=5),
+        ...                jobs=2)  # doctest: +SKIP
+        >>> totals["ok"], totals["failed"], totals["skipped_datasets"]  # doctest: +SKIP
     """
     from joblib import Parallel, delayed, parallel_config
 

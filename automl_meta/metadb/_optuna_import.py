@@ -53,6 +53,12 @@ class ImportSummary:
     ``trials == imported + already_present + repeats + sum(skipped.values())``: every trial
     is a new cell, a cell the store already held, a repeat of a configuration, or skipped
     (``skipped`` counts per reason, ``examples`` holds the first trial of each reason).
+
+    Example:
+        >>> summary = ImportSummary("my-study", "iris", 1, "cv5", "accuracy", "maximize",
+        ...                         trials=12, imported=10, skipped={"failed trials": 2})
+        >>> str(summary)
+        'imported 10, skipped 2: failed trials'
     """
 
     study: str

@@ -30,6 +30,18 @@ def record_evaluations(db: MetaDB, dataset: Dataset, evaluations: Iterable[Any],
     ``n_rows_used`` says on how many rows they were computed when that was a subsample.
     Returns the dataset id. Cells already present (same configuration and protocol) are
     kept as they were, so recording twice never double-counts.
+
+    Example:
+        >>> from automl_meta.data import load_dataset
+        >>> from automl_meta.evaluation import Evaluation
+        >>> from automl_meta.space import default_config
+        >>> db = MetaDB("sqlite:///:memory:")
+        >>> ev = Evaluation(default_config("knn"), "cv3", "ok", task="classification",
+        ...                 metrics={"balanced_accuracy": 0.95})
+        >>> dataset_id = record_evaluations(db, load_dataset("sklearn:iris"), [ev])
+        >>> dataset_id = record_evaluations(db, load_dataset("sklearn:iris"), [ev])
+        >>> db.stats()["evaluations"]
+        1
     """
     evaluations = list(evaluations)
     dataset_id = record_dataset(db, dataset, metafeatures)

@@ -28,7 +28,12 @@ def now() -> str:
 
 
 def family_of(name: str) -> str:
-    """The PMLB family of a dataset: its name without numeric prefix, up to ``_`` or ``-``."""
+    """The PMLB family of a dataset: its name without numeric prefix, up to ``_`` or ``-``.
+
+    Example:
+        >>> family_of("195_auto_price"), family_of("house-votes-84")
+        ('auto', 'house')
+    """
     parts = name.split("_")
     if len(parts) > 1 and parts[0].isdigit():
         parts = parts[1:]

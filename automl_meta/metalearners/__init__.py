@@ -16,7 +16,12 @@ LEARNERS = {"knn": KNNLearner, "portfolio": PortfolioLearner, "ranker": RankerLe
 
 
 def load_learner(path: str | Path) -> MetaLearner:
-    """Load a saved learner (``knn.json``, ``portfolio.json``, ``ranker.json``, ...)."""
+    """Load a saved learner (``knn.json``, ``portfolio.json``, ``ranker.json``, ...).
+
+    Example:
+        >>> learner = load_learner("meta_db/learners/portfolio.json")  # doctest: +SKIP
+        >>> learner.recommend({}, "classification", k=3)  # doctest: +SKIP
+    """
     learner = MetaLearner.load(path)
     if isinstance(learner, RankerLearner):
         RankerLearner.load_models(learner, Path(path).parent)

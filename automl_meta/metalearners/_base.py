@@ -40,6 +40,12 @@ class Recommendation:
 
     ``predicted_score`` is the expected normalised score: 1.0 means as good as the best
     known configuration on similar datasets, 0.0 as bad as their weak ones.
+
+    Example:
+        >>> rec = Recommendation("knn", {"n_neighbors": 7}, 0.92, "knn",
+        ...                      "best on 3 of the 5 nearest past datasets", rank=1)
+        >>> rec.config
+        {'algorithm': 'knn', 'params': {'n_neighbors': 7}}
     """
 
     algorithm: str
@@ -59,7 +65,13 @@ class Recommendation:
 
 
 class MetaLearner(ABC):
-    """Base class of every meta-learner (see the module docstring for the contract)."""
+    """Base class of every meta-learner (see the module docstring for the contract).
+
+    Example:
+        >>> learner = MetaLearner.load("meta_db/learners/knn.json")  # doctest: +SKIP
+        >>> recs = learner.recommend(metafeatures, "classification", k=3)  # doctest: +SKIP
+        >>> learner.save("my_learners/")  # doctest: +SKIP
+    """
 
     name: ClassVar[str] = ""
     _registry: ClassVar[dict[str, type[MetaLearner]]] = {}

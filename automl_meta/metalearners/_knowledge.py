@@ -27,6 +27,13 @@ class TaskMatrix:
     ``raw`` holds the primary metric (NaN where not evaluated, ``-inf`` never appears);
     ``normalised`` maps each dataset's scores to [0, 1] (1 = its best known configuration,
     0 = its worst; a failed evaluation counts as 0).
+
+    Example:
+        >>> raw = np.array([[0.9, 0.7], [0.6, np.nan]])
+        >>> matrix = TaskMatrix("classification", ["iris", "wine"], ["c1", "c2"], raw,
+        ...                     normalised=np.array([[1.0, 0.0], [1.0, np.nan]]))
+        >>> matrix.subset(np.array([False, True])).datasets
+        ['wine']
     """
 
     task: str
@@ -42,7 +49,13 @@ class TaskMatrix:
 
 @dataclass
 class MetaKnowledge:
-    """What the meta-learners learn from: datasets, meta-features, configurations, scores."""
+    """What the meta-learners learn from: datasets, meta-features, configurations, scores.
+
+    Example:
+        >>> knowledge = load_knowledge()  # doctest: +SKIP
+        >>> knowledge.matrix("classification").raw.shape  # doctest: +SKIP
+        >>> knowledge.without(families={"iris"})  # doctest: +SKIP
+    """
 
     datasets: pd.DataFrame  # index: fingerprint; columns name, family, task, n_rows, ...
     metafeatures: pd.DataFrame  # index: fingerprint; one column per meta-feature
@@ -184,7 +197,13 @@ def normalise(raw: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
 
 def load_knowledge(shipped: str | Path | None = None, user_db: Any = None,
                    include_shipped: bool = True) -> MetaKnowledge:
-    """The knowledge of the shipped bundle plus a user store (a MetaDB, URL, or None)."""
+    """The knowledge of the shipped bundle plus a user store (a MetaDB, URL, or None).
+
+    Example:
+        >>> knowledge = load_knowledge(user_db="sqlite:///my_store.db")  # doctest: +SKIP
+        >>> shipped_only = load_knowledge(user_db=False)  # doctest: +SKIP
+        >>> len(shipped_only.datasets)  # doctest: +SKIP
+    """
     from automl_meta.config import shipped_meta_db_dir, user_db_url
     from automl_meta.metadb import MetaDB
     from automl_meta.metadb._bundle import read_bundle_tables

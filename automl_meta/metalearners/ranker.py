@@ -34,7 +34,12 @@ def _openmp_single_thread() -> Any:
 
 
 class RankerLearner(MetaLearner):
-    """Learned ranker over (meta-features, configuration) -> normalised score."""
+    """Learned ranker over (meta-features, configuration) -> normalised score.
+
+    Example:
+        >>> learner = RankerLearner(max_iter=100).fit(knowledge)  # doctest: +SKIP
+        >>> learner.recommend(metafeatures, "regression", k=3)[0].why  # doctest: +SKIP
+    """
 
     name = "ranker"
 

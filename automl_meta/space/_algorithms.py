@@ -19,6 +19,14 @@ class Algorithm:
     ``params`` lists the searched hyperparameters (conditionals allowed); ``default`` is a
     configuration inside that space; ``scale`` and ``encoding`` say what preprocessing the
     estimator needs (``"onehot"`` or ``"ordinal"`` for categorical columns).
+
+    Example:
+        >>> from automl_meta.space import get_algorithm
+        >>> knn = get_algorithm("knn", "classification")
+        >>> knn.default, knn.scale
+        ({'n_neighbors': 5, 'weights': 'uniform', 'p': 2}, True)
+        >>> type(knn.factory(knn.default, 0)).__name__
+        'KNeighborsClassifier'
     """
 
     name: str

@@ -16,13 +16,23 @@ ALGORITHM_PARAM = "algorithm"
 
 
 def algorithms(task: str) -> list[str]:
-    """The names of the algorithms available for ``task``."""
+    """The names of the algorithms available for ``task``.
+
+    Example:
+        >>> algorithms("classification")[:3]
+        ['linear', 'knn', 'svm']
+    """
     _check_task(task)
     return [name for (t, name) in REGISTRY if t == task]
 
 
 def get_algorithm(name: str, task: str) -> Algorithm:
-    """The :class:`Algorithm` called ``name`` for ``task``."""
+    """The :class:`Algorithm` called ``name`` for ``task``.
+
+    Example:
+        >>> get_algorithm("svm", "regression").default["C"]
+        1.0
+    """
     _check_task(task)
     try:
         return REGISTRY[(task, name)]
@@ -46,7 +56,14 @@ def default_config(name: str, task: str = "classification") -> dict[str, Any]:
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """A stable hash of a configuration (key order and int/float spelling do not matter)."""
+    """A stable hash of a configuration (key order and int/float spelling do not matter).
+
+    Example:
+        >>> a = {"algorithm": "knn", "params": {"n_neighbors": 5, "p": 2}}
+        >>> b = {"algorithm": "knn", "params": {"p": 2, "n_neighbors": 5.0}}
+        >>> config_hash(a) == config_hash(b), len(config_hash(a))
+        (True, 16)
+    """
     canonical = json.dumps(
         {"algorithm": config["algorithm"], "params": _canonical(config.get("params", {}))},
         sort_keys=True, separators=(",", ":"),
@@ -66,7 +83,12 @@ def _canonical(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_config(config: Any, task: str) -> dict[str, Any]:
-    """Check ``config`` against the space of ``task``; returns a normalised copy."""
+    """Check ``config`` against the space of ``task``; returns a normalised copy.
+
+    Example:
+        >>> validate_config({"algorithm": "knn", "params": {"n_neighbors": 7}}, "classification")
+        {'algorithm': 'knn', 'params': {'n_neighbors': 7, 'weights': 'uniform', 'p': 2}}
+    """
     if not isinstance(config, dict) or "algorithm" not in config:
         raise ConfigurationError(
             f"A configuration must be a dict with 'algorithm' and 'params'; got {config!r}."
@@ -111,7 +133,12 @@ def _contains(distribution: Any, value: Any) -> bool:
 
 
 def param_name(algorithm: str, param: str) -> str:
-    """The Optuna parameter name of ``param`` of ``algorithm`` (``svm__C``)."""
+    """The Optuna parameter name of ``param`` of ``algorithm`` (``svm__C``).
+
+    Example:
+        >>> param_name("svm", "C")
+        'svm__C'
+    """
     return f"{algorithm}__{param}"
 
 
@@ -135,7 +162,15 @@ def suggest(trial: Any, task: str, algorithms_subset: list[str] | None = None) -
 
 
 def suggest_params(trial: Any, algorithm: Algorithm) -> dict[str, Any]:
-    """Sample the parameters of one algorithm (names prefixed by the algorithm)."""
+    """Sample the parameters of one algorithm (names prefixed by the algorithm).
+
+    Example:
+        >>> import optuna
+        >>> study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        >>> params = suggest_params(study.ask(), get_algorithm("knn", "classification"))
+        >>> sorted(params), sorted(study.trials[0].params)
+        (['n_neighbors', 'p', 'weights'], ['knn__n_neighbors', 'knn__p', 'knn__weights'])
+    """
     params: dict[str, Any] = {}
     for param in algorithm.params:
         if param.active(params):
@@ -145,7 +180,12 @@ def suggest_params(trial: Any, algorithm: Algorithm) -> dict[str, Any]:
 
 
 def config_to_trial_params(config: dict[str, Any]) -> dict[str, Any]:
-    """The Optuna parameters (as :func:`suggest` names them) that reproduce ``config``."""
+    """The Optuna parameters (as :func:`suggest` names them) that reproduce ``config``.
+
+    Example:
+        >>> config_to_trial_params({"algorithm": "svm", "params": {"C": 2.0}})
+        {'algorithm': 'svm', 'svm__C': 2.0}
+    """
     name = config["algorithm"]
     out: dict[str, Any] = {ALGORITHM_PARAM: name}
     out.update({param_name(name, k): v for k, v in config.get("params", {}).items()})
@@ -153,7 +193,12 @@ def config_to_trial_params(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def trial_params_to_config(params: dict[str, Any]) -> dict[str, Any]:
-    """The configuration behind the parameters of a trial sampled by :func:`suggest`."""
+    """The configuration behind the parameters of a trial sampled by :func:`suggest`.
+
+    Example:
+        >>> trial_params_to_config({"algorithm": "svm", "svm__C": 2.0})
+        {'algorithm': 'svm', 'params': {'C': 2.0}}
+    """
     name = params[ALGORITHM_PARAM]
     prefix = f"{name}__"
     return {"algorithm": name,
@@ -162,7 +207,15 @@ def trial_params_to_config(params: dict[str, Any]) -> dict[str, Any]:
 
 def sample_configs(task: str, n_per_algorithm: int, seed: int = 0,
                    include_defaults: bool = True) -> list[dict[str, Any]]:
-    """A fixed, reproducible set: each algorithm's default plus ``n`` random configurations."""
+    """A fixed, reproducible set: each algorithm's default plus ``n`` random configurations.
+
+    Example:
+        >>> configs = sample_configs("classification", n_per_algorithm=2, seed=0)
+        >>> len(configs), configs[0] == default_config("linear")
+        (21, True)
+        >>> configs == sample_configs("classification", n_per_algorithm=2, seed=0)
+        True
+    """
     import optuna
 
     configs: list[dict[str, Any]] = []

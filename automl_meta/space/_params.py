@@ -19,6 +19,12 @@ class Param:
 
     ``condition=("kernel", "rbf")`` makes the parameter exist only in configurations whose
     ``kernel`` is ``"rbf"``, which is how conditional spaces are written.
+
+    Example:
+        >>> gamma = Param("gamma", FloatDistribution(1e-4, 1.0, log=True),
+        ...               condition=("kernel", "rbf"))
+        >>> gamma.active({"kernel": "rbf"}), gamma.active({"kernel": "linear"})
+        (True, False)
     """
 
     name: str

@@ -21,8 +21,11 @@ def build(config: dict[str, Any], dataset: Dataset, random_state: int = 0) -> An
 
     Example:
         >>> from automl_meta import load_dataset
+        >>> from automl_meta.space import default_config
         >>> ds = load_dataset("sklearn:iris")
         >>> pipe = build(default_config("knn"), ds).fit(ds.X, ds.y)
+        >>> pipe.predict(ds.X.head(1)).tolist()
+        [0]
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
