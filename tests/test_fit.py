@@ -94,7 +94,7 @@ def test_a_refit_that_cannot_come_back_falls_back_to_the_next_best(
 
     monkeypatch.setattr(evaluation, "fit_in_worker", lost_in_transport_once)
     with pytest.warns(AutoMLMetaWarning, match="could not be received from its worker"):
-        result = fit("sklearn:iris", budget=5, record=False, ensemble=False)
+        result = fit("sklearn:iris", budget=10, record=False, ensemble=False)
     board = result.leaderboard
 
     def score(config: dict[str, Any]) -> float:
