@@ -16,6 +16,7 @@ from pathlib import Path
 
 from automl_meta.benchmark.lodo import LODO_KS, lodo_regret, summarise
 from automl_meta.metalearners import KNNLearner, PortfolioLearner, RankerLearner, load_knowledge
+from automl_meta.metalearners._train import choose_auto
 
 
 def main() -> None:
@@ -41,9 +42,11 @@ def main() -> None:
     for method, row in summary.iterrows():
         print(f"| {method} | " + " | ".join(f"{row[f'regret@{k}']:.3f}" for k in LODO_KS)
               + " |")
-    best = summary.loc[list(learners)].sort_values("regret@1").iloc[0]
+    chosen = choose_auto(summary, list(learners))
+    best = summary.loc[chosen]
     random = summary.loc["random"]
-    print(f"\nbest learner top-1 regret is {1 - best['regret@1'] / random['regret@1']:.0%} "
+    print(f"\nauto = {chosen} (automl_meta.metalearners._train.choose_auto); its top-1 "
+          f"regret is {1 - best['regret@1'] / random['regret@1']:.0%} "
           f"lower than random; top-5 {best['regret@5']:.3f} vs half of random-5 "
           f"{random['regret@5'] / 2:.3f}; best default top-1 "
           f"{summary.loc['best_default', 'regret@1']:.3f}")
