@@ -536,3 +536,24 @@ def test_an_empty_file_another_process_is_turning_into_a_store_is_waited_for(
         assert MetaDB(target).stats()["schema_version"] == s.SCHEMA_VERSION
     finally:
         writer.join()
+
+
+def test_a_truncated_shipped_file_is_a_clear_error_naming_it(tmp_path: Path) -> None:
+    import shutil
+
+    from automl_meta.metalearners import load_knowledge
+
+    shipped = Path(__file__).resolve().parents[1] / "meta_db"
+    bundle = tmp_path / "meta_db"
+    shutil.copytree(shipped, bundle, ignore=shutil.ignore_patterns("learners"))
+    evaluation = bundle / "evaluation.parquet"
+    evaluation.write_bytes(evaluation.read_bytes()[: evaluation.stat().st_size // 2])
+    with pytest.raises(ArtifactError, match="evaluation.parquet.*truncated"):
+        load_knowledge(bundle, False)
+
+
+def test_a_corrupted_sqlite_store_is_a_clear_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    path.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 12)
+    with pytest.raises(MetaDBError, match="store.sqlite.*not a database"):
+        MetaDB(path)
