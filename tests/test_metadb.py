@@ -557,3 +557,13 @@ def test_a_corrupted_sqlite_store_is_a_clear_error_naming_it(tmp_path: Path) -> 
     path.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 12)
     with pytest.raises(MetaDBError, match="store.sqlite.*not a database"):
         MetaDB(path)
+
+
+def test_a_dask_build_evaluates_every_cell(tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="needs dask.distributed (the dask extra)")
+    db = MetaDB(tmp_path / "dask.sqlite")
+    settings = BuildSettings(configs_per_algorithm=1, protocol="cv3", max_rows=150,
+                             metafeatures=False, time_limit=60)
+    totals = build(db, ["sklearn:iris"], settings, jobs=2, backend="dask", progress=False)
+    # before run_chunk kept joblib's backend out of its tasks, every evaluation hung
+    assert totals["failed"] == 0 and totals["ok"] == db.stats()["evaluations"] == 14

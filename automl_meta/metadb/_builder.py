@@ -122,6 +122,17 @@ def _source_name(path: Path | str) -> str:
 def run_chunk(db_url: str, path: str, dataset_id: int, config_ids: list[int],
               settings: BuildSettings) -> dict[str, int]:
     """Evaluate one chunk (a joblib task); every result is committed as soon as it exists."""
+    from joblib import parallel_config
+
+    # joblib hands the build's backend down into its tasks; an evaluation's forked worker
+    # that then reaches for the dask (or ray) scheduler waits forever, so the work of one
+    # task stays in its own process
+    with parallel_config(backend="sequential"):
+        return _run_chunk(db_url, path, dataset_id, config_ids, settings)
+
+
+def _run_chunk(db_url: str, path: str, dataset_id: int, config_ids: list[int],
+               settings: BuildSettings) -> dict[str, int]:
     import json
 
     from sqlalchemy import select
