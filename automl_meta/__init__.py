@@ -33,6 +33,7 @@ _LAZY = {
     "AutoMetaClassifier": "automl_meta.estimators",
     "AutoMetaRegressor": "automl_meta.estimators",
     "record_evaluations": "automl_meta.metadb._record",
+    "Client": "automl_meta.service",
 }
 
 _MODULES = {"space"}
