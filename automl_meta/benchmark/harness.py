@@ -322,20 +322,10 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from automl_meta._progress import eta_progress
 
             # the streams stay as they are: evaluation workers fork while the bar runs
-            self._progress = Progress(
-                TextColumn("[progress.description]{task.description}"), BarColumn(),
-                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), redirect_stdout=False, redirect_stderr=False)
+            self._progress = eta_progress(redirect_stdout=False, redirect_stderr=False)
             self._progress.__enter__()
         return self
 

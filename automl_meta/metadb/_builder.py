@@ -273,17 +273,9 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.enabled:
             return lambda n: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from automl_meta._progress import eta_progress
 
-        self._bar = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        self._bar = eta_progress("evaluating")
         self._bar.__enter__()
         task = self._bar.add_task("build", total=self.total)
         return lambda n: self._bar.advance(task, n)
