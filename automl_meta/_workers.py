@@ -113,6 +113,21 @@ _POOL = _Pool()
 _WORKERS: weakref.WeakSet[_Worker] = weakref.WeakSet()
 
 
+def _forget_inherited_workers() -> None:
+    """In a forked child: the parent's workers are not this process's to reuse, kill or
+    wait for (``fit`` run in a child of a process that evaluated before, say)."""
+    global _POOL, _WORKERS
+    inherited = list(_WORKERS)
+    _POOL, _WORKERS = _Pool(), weakref.WeakSet()
+    for worker in inherited:
+        worker.retired = True
+        with contextlib.suppress(OSError):
+            worker.conn.close()  # only this process's copy of the pipe
+
+
+os.register_at_fork(after_in_child=_forget_inherited_workers)
+
+
 def run(work: Work, dataset: Any, time_limit: float | None, memory_limit: int | None,
         imports: tuple[str, ...] = (), prepare: Callable[[], None] | None = None
         ) -> dict[str, Any]:

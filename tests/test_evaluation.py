@@ -640,3 +640,32 @@ def test_label_coded_classifier_passes_scores_through() -> None:
     assert model.predict([[0.05], [2.05]]).tolist() == ["b", "c"]
     assert model.decision_function(X).shape == (6, 3)
     assert not hasattr(model, "predict_proba")  # SVC() has none: neither has the wrapper
+
+
+def _evaluate_in_child(names: list[str], queue: Any) -> None:
+    try:
+        statuses = [evaluate(default_config("linear"), load_dataset(name), protocol="cv3",
+                             time_limit=60).status for name in names]
+        queue.put(statuses)
+    except BaseException as exc:  # report, so the parent's assertion shows what went wrong
+        queue.put([f"{type(exc).__name__}: {exc}"])
+
+
+def test_a_forked_child_does_not_touch_its_parents_workers() -> None:
+    """``fit`` in a child process of one that evaluated before (the benchmark harness does
+    this) must use workers of its own, never retire or reuse the parent's."""
+    names = ["sklearn:iris", "sklearn:wine", "sklearn:breast_cancer"]
+    for name in names:
+        assert evaluate(default_config("linear"), load_dataset(name), protocol="cv3",
+                        time_limit=60).status == "ok"
+    before = sorted(idle_pids())
+    assert before  # the parent holds idle workers the child inherits a record of
+    context = mp.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_evaluate_in_child, args=(names, queue))
+    child.start()
+    statuses = queue.get(timeout=120)
+    child.join(30)
+    assert statuses == ["ok", "ok", "ok"]
+    assert sorted(idle_pids()) == before  # still alive and still the parent's
+    assert all(os.waitpid(pid, os.WNOHANG) == (0, 0) for pid in before)
