@@ -647,8 +647,9 @@ def predict(
 
 @app.command()
 def benchmark(
-    data_dir: Path = typer.Argument(..., help="A directory of datasets (CSV/TSV/Parquet/ARFF; "
-                                    "the task from an index.csv beside them, else inferred)."),
+    data_dir: list[Path] = typer.Argument(..., help="One or more directories of datasets "
+                                          "(CSV/TSV/Parquet/ARFF; the task from an index.csv "
+                                          "beside them, else inferred)."),
     methods: str | None = typer.Option(None, "--methods", help="Comma-separated methods "
                                        "(default: all but tpe_seconds): hgb_default, random, "
                                        "tpe, tpe_seconds, flaml_zeroshot, flaml_automl, "
@@ -673,7 +674,7 @@ def benchmark(
     report_only: bool = typer.Option(False, "--report-only", help="Only rewrite summary.json, "
                                      "report.md and the plots from the results in --out."),
 ) -> None:
-    """Benchmark methods (ours and peers) on a directory of datasets under one protocol."""
+    """Benchmark methods (ours and peers) on directories of datasets under one protocol."""
     from automl_meta.benchmark import run_benchmark, write_outputs
 
     if report_only:

@@ -117,6 +117,29 @@ def test_unknown_methods_and_bad_budgets_are_refused_with_the_choices() -> None:
         harness.run_benchmark(".", "out", methods=["tpe"], budgets=[0, 5])
 
 
+def test_several_data_directories_are_one_collection_with_distinct_names(
+        tmp_path: Path) -> None:
+    """A name two directories share is told apart by the directory."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for directory, names in ((first, ["a", "b"]), (second, ["c"])):
+        directory.mkdir()
+        for name in names:
+            (directory / f"{name}.csv").write_text("x,target\n1,0\n2,1\n")
+    paths = harness.select_datasets([first, second])
+    assert [p.name for p in paths] == ["a.csv", "b.csv", "c.csv"]
+    assert [p.parent for p in harness.select_datasets([first, second], ["c", "a"])] == [
+        second, first]
+    (second / "b.csv").write_text("x,target\n1,0\n2,1\n")
+    paths = harness.select_datasets([first, second])
+    assert harness.dataset_keys(paths) == ["a", "first/b", "second/b", "c"]
+    assert harness.select_datasets([first, second], ["second/b"]) == [second / "b.csv"]
+    (second / "b.tsv").write_text("x\ttarget\n1\t0\n2\t1\n")
+    with pytest.raises(ConfigurationError, match="both named 'second/b'"):
+        harness.select_datasets([first, second])
+    with pytest.raises(ConfigurationError, match="No data directory"):
+        harness.select_datasets([])
+
+
 def test_a_peer_whose_package_is_missing_says_so() -> None:
     peer = methods.Method("peer", methods.ONCE, methods.models.hgb_default, "a peer",
                           requires=("automl_meta_no_such_peer",))

@@ -51,7 +51,7 @@ class Unit:
 
 
 def run_benchmark(
-    data_dir: str | Path,
+    data_dir: str | Path | Sequence[str | Path],
     out: str | Path,
     methods: Sequence[str] | None = None,
     budgets: Sequence[int] = DEFAULT_BUDGETS,
@@ -69,7 +69,8 @@ def run_benchmark(
 
     Args:
         data_dir: a directory of datasets :func:`~automl_meta.load_dataset` reads (the task
-            from an ``index.csv`` beside them, else inferred).
+            from an ``index.csv`` beside them, else inferred), or several such directories
+            (their dataset names must differ).
         out: the output directory (``results.jsonl``, ``summary.json``, ``report.md``,
             PNG plots); an existing one is resumed.
         methods: method names (default: all but ``tpe_seconds``); see
@@ -106,34 +107,59 @@ def run_benchmark(
     return write_outputs(out, command=command)
 
 
-def select_datasets(data_dir: str | Path, names: Sequence[str] | None = None) -> list[Path]:
-    """The dataset files of ``data_dir`` (only ``names``, when given)."""
-    from automl_meta.data import dataset_name, list_datasets
+def select_datasets(data_dir: str | Path | Sequence[str | Path],
+                    names: Sequence[str] | None = None) -> list[Path]:
+    """The dataset files of ``data_dir``, one directory or several (only ``names``, when
+    given: names as :func:`dataset_keys` gives them)."""
+    from automl_meta.data import list_datasets
 
-    paths = list_datasets(data_dir)
-    if names is None:
-        if not paths:
-            raise ConfigurationError(f"{data_dir} holds no dataset file load_dataset reads "
+    dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
+    if not dirs:
+        raise ConfigurationError("No data directory given; expected at least one directory "
+                                 "of datasets.")
+    paths: list[Path] = []
+    for directory in dirs:
+        found = list_datasets(directory)
+        if not found:
+            raise ConfigurationError(f"{directory} holds no dataset file load_dataset reads "
                                      "(CSV, TSV, Parquet, ARFF, optionally .gz).")
+        paths += found
+    by_name = dict(zip(dataset_keys(paths), paths, strict=True))
+    if names is None:
         return paths
-    by_name = {dataset_name(p): p for p in paths}
     unknown = [n for n in names if n not in by_name]
     if unknown:
+        where = ", ".join(str(d) for d in dirs)
         raise ConfigurationError(
-            f"No dataset named {unknown[0]!r} in {data_dir}."
+            f"No dataset named {unknown[0]!r} in {where}."
             f"{did_you_mean(unknown[0], list(by_name))} Expected names of its files without "
             "their suffixes.")
     return [by_name[n] for n in dict.fromkeys(names)]
 
 
+def dataset_keys(paths: Sequence[Path]) -> list[str]:
+    """The name each dataset has in the results: its file name without suffixes, or, where
+    directories hold datasets of the same name, ``<directory>/<name>``."""
+    from automl_meta.data import dataset_name
+
+    names = [dataset_name(p) for p in paths]
+    clashing = {n for n in names if names.count(n) > 1}
+    keys = [f"{p.parent.name}/{n}" if n in clashing else n for p, n in zip(paths, names,
+                                                                             strict=True)]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ConfigurationError(
+            f"Two dataset files are both named {repeated[0]!r} (one directory holds the same "
+            "name with two suffixes?). Expected one file per dataset name; rename one.")
+    return keys
+
+
 def plan(paths: Sequence[Path], settings: BenchmarkSettings,
          done: set[tuple[str, str, str]]) -> list[Unit]:
     """What is left to run: per dataset, the methods with budgets not in ``done``."""
-    from automl_meta.data import dataset_name
-
     units = []
-    for path in paths:
-        unit = Unit(path, dataset_name(path))
+    for path, key in zip(paths, dataset_keys(paths), strict=True):
+        unit = Unit(path, key)
         for name in settings.methods:
             labels = budget_labels(METHODS[name], settings.budgets, settings.seconds_label)
             missing = [b for b in labels if (unit.name, name, str(b)) not in done]
@@ -259,12 +285,14 @@ def _fit_slow_learners(context: MetaContext, units: list[Unit], needs: set[str],
                        bar: _Progress) -> None:
     """Fit the slow learners (per group of families) before any method runs, so that no
     fit competes for the cores with a timed method."""
+    from automl_meta.data import dataset_name
     from automl_meta.data._load import index_task
 
     strategies = context.slow_strategies(needs)
     if not strategies:
         return
-    exclusions = [context.guess_exclusion(u.name, index_task(u.path)) for u in units
+    exclusions = [context.guess_exclusion(dataset_name(u.path), index_task(u.path))
+                  for u in units
                   if any(METHODS[m].needs for m in u.budgets)]
     fits = context.missing_fits(exclusions, strategies)
     if not fits:
@@ -282,6 +310,8 @@ def _dataset_work(units: list[Unit], settings: BenchmarkSettings, context: MetaC
                                                Advice | None]]:
     """Load each dataset and build its advice here; a dataset that cannot be loaded is
     reported failed for every method."""
+    from automl_meta.data import dataset_name
+
     for unit in units:
         try:
             prepared = prepare_dataset(unit.path, settings.max_rows, settings.seed, unit.name)
@@ -293,7 +323,10 @@ def _dataset_work(units: list[Unit], settings: BenchmarkSettings, context: MetaC
                  if METHODS[m].missing() is None}
         advice = None
         if context is not None and needs:
-            exclusion = context.exclusion(prepared.name, prepared.fingerprint, prepared.task)
+            # matched by the file's own name: a dataset keyed "<directory>/<name>" is still
+            # the meta-database's <name>
+            exclusion = context.exclusion(dataset_name(unit.path), prepared.fingerprint,
+                                          prepared.task)
             try:
                 advice = context.advice(exclusion, needs)
             except Exception as exc:  # the methods that need it fail with the reason
