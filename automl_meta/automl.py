@@ -31,7 +31,8 @@ __all__ = ["FitProgress", "FitResult", "SavedModel", "fit", "load_model", "parse
 
 SEARCH_MAX_ROWS = 10_000
 ENSEMBLE_CANDIDATES = 8
-REFIT_RESERVE = 0.2  # share of the budget kept for the final refit
+REFIT_RESERVE = 0.06  # least share of the budget kept for the final refit and recording
+MIN_RESERVE_SECONDS = 0.5
 MIN_TRIAL_SECONDS = 0.5
 PROGRESS_INTERVAL = 0.25  # seconds between progress reports while trials run
 STAGES = ("prepare", "search", "refit", "record", "done")
@@ -239,13 +240,16 @@ def fit(
         study = optuna.create_study(direction="maximize", sampler=sampler)
 
         def search_deadline() -> float:
-            # keep the reserve for refitting the best so far on all rows (its CV fits saw
-            # (k-1)/k of at most SEARCH_MAX_ROWS rows each), with a margin for a loaded machine
-            done = [e for e in evaluations if e.ok]
-            best = max(done, key=lambda e: sign * e.metrics.get(metric, -np.inf), default=None)
-            refit = 0.0 if best is None else 3.0 * best.fit_seconds * data.n_rows / max(
+            # keep a reserve for refitting the chosen model on all rows: 3x what the top
+            # configurations' CV fits took (each fold saw (k-1)/k of at most SEARCH_MAX_ROWS
+            # rows) scaled to all rows, which covers an ensemble's members and a loaded machine
+            done = sorted((e for e in evaluations
+                           if e.ok and np.isfinite(e.metrics.get(metric, np.nan))),
+                          key=lambda e: -sign * e.metrics[metric])[:3]
+            refit = 1.5 * sum(e.fit_seconds for e in done) * data.n_rows / max(
                 search_data.n_rows, 1)
-            return deadline - max(seconds * REFIT_RESERVE, min(refit, seconds * 0.5))
+            floor = max(seconds * REFIT_RESERVE, MIN_RESERVE_SECONDS)
+            return deadline - max(floor, min(refit, seconds * 0.5))
 
         def one_trial() -> bool:
             remaining = search_deadline() - time.perf_counter()
