@@ -30,6 +30,8 @@ TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.")
 TRUSTED_TYPES = frozenset({
     "automl_meta._ensemble.WeightedEnsemble",
     "automl_meta._label_codes.LabelCodedClassifier",
+    "automl_meta.space._capped.NeighborsCappedClassifier",
+    "automl_meta.space._capped.NeighborsCappedRegressor",
     "automl_meta.space._capped.RowCappedClassifier",
     "automl_meta.space._capped.RowCappedRegressor",
 })

@@ -347,6 +347,31 @@ def test_row_capped_svm_fits_on_at_most_max_rows_and_keeps_every_class() -> None
     assert regressor.predict(frame).shape == (300,)
 
 
+def test_knn_with_more_neighbours_than_training_rows_trains_on_what_there_is() -> None:
+    """A kNN configuration from the space (n_neighbors up to 50) on a 24-row dataset, or a
+    CV fold of one, uses every row as a neighbour instead of failing at predict time."""
+    from automl_meta.evaluation import evaluate
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(24, 3)), columns=["a", "b", "c"])
+    labels = pd.Series(np.where(X["a"] > 0, "up", "down"), name="label")
+    for task, y in (("classification", labels), ("regression", X["a"] * 2.0)):
+        config = {"algorithm": "knn", "params": {"n_neighbors": 31, "weights": "distance",
+                                                 "p": 2}}
+        data = load_dataset(X.assign(target=y.to_numpy()), target="target", task=task)
+        model = space.build(config, data).fit(data.X, data.y)
+        assert model[-1].estimator_.n_neighbors == 24  # capped to the rows
+        assert model[-1].estimator.n_neighbors == 31  # the configuration is unchanged
+        assert len(model.predict(data.X)) == 24
+        result = evaluate(config, data, protocol="cv3")
+        assert result.status == "ok", result.error
+    uniform = {"algorithm": "knn", "params": {"n_neighbors": 40, "weights": "uniform", "p": 1}}
+    data = load_dataset(X.assign(target=labels.to_numpy()), target="target")
+    model = space.build(uniform, data).fit(data.X, data.y)
+    assert model.predict_proba(data.X).shape == (24, 2)
+    assert list(model.classes_) == ["down", "up"]
+
+
 # --------------------------------------------------------------------------- TorchMLP
 
 

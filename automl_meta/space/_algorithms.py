@@ -25,7 +25,7 @@ class Algorithm:
         >>> knn = get_algorithm("knn", "classification")
         >>> knn.default, knn.scale
         ({'n_neighbors': 5, 'weights': 'uniform', 'p': 2}, True)
-        >>> type(knn.factory(knn.default, 0)).__name__
+        >>> type(knn.factory(knn.default, 0).estimator).__name__
         'KNeighborsClassifier'
     """
 
@@ -57,8 +57,13 @@ def _linear_regressor(p: dict[str, Any], seed: int) -> Any:
 def _knn(p: dict[str, Any], seed: int, classifier: bool) -> Any:
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
-    cls = KNeighborsClassifier if classifier else KNeighborsRegressor
-    return cls(n_neighbors=p["n_neighbors"], weights=p["weights"], p=p["p"])
+    from automl_meta.space._capped import NeighborsCappedClassifier, NeighborsCappedRegressor
+
+    if classifier:
+        return NeighborsCappedClassifier(KNeighborsClassifier(
+            n_neighbors=p["n_neighbors"], weights=p["weights"], p=p["p"]))
+    return NeighborsCappedRegressor(KNeighborsRegressor(
+        n_neighbors=p["n_neighbors"], weights=p["weights"], p=p["p"]))
 
 
 def _svm(p: dict[str, Any], seed: int, classifier: bool) -> Any:

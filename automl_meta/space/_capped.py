@@ -53,3 +53,35 @@ class RowCappedClassifier(ClassifierMixin, _RowCapped):
 
 class RowCappedRegressor(RegressorMixin, _RowCapped):
     """Fits ``estimator`` on a random subsample of at most ``max_rows`` rows."""
+
+
+class _NeighborsCapped(BaseEstimator):
+    """Fits a copy of ``estimator`` (a k-nearest-neighbours model) whose ``n_neighbors`` is
+    at most the number of training rows: on a tiny dataset, or a small CV fold, the
+    configuration still trains instead of failing at predict time."""
+
+    def __init__(self, estimator: Any = None) -> None:
+        self.estimator = estimator
+
+    def fit(self, X: Any, y: Any) -> _NeighborsCapped:
+        n_neighbors = min(int(self.estimator.n_neighbors), max(1, X.shape[0]))
+        self.estimator_ = clone(self.estimator).set_params(n_neighbors=n_neighbors).fit(X, y)
+        if hasattr(self.estimator_, "classes_"):
+            self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+
+class NeighborsCappedClassifier(ClassifierMixin, _NeighborsCapped):
+    """A k-NN classifier whose ``n_neighbors`` shrinks to the training rows when fewer."""
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+
+class NeighborsCappedRegressor(RegressorMixin, _NeighborsCapped):
+    """A k-NN regressor whose ``n_neighbors`` shrinks to the training rows when fewer."""
