@@ -1,4 +1,5 @@
-"""A meta-estimator that trains its inner model on at most ``max_rows`` rows."""
+"""Meta-estimators that bound their inner model by the data: at most ``max_rows`` training
+rows (the SVMs), at most as many neighbours as training rows (k-NN)."""
 
 from __future__ import annotations
 
