@@ -291,8 +291,9 @@ def fit(
         ok.sort(key=lambda e: -sign * e.metrics[metric])
         members, weights, best_score = _choose_model(ok, search_data, metric, sign, ensemble)
         report("refit", evaluations)
+        fallbacks = [(e.config, _refit_seconds(e, data, search_data)) for e in ok[1:]]
         model, used = _refit(members, weights, data, deadline, random_state,
-                             fallbacks=[e.config for e in ok[1:]], budget=seconds)
+                             fallbacks=fallbacks, budget=seconds)
         best_config, best_score = _describe_refit(ok, members, used, metric, sign, best_score)
         result = FitResult(
             model=model, leaderboard=leaderboard, study=study, best_config=best_config,
@@ -398,11 +399,21 @@ def _describe_refit(ok: list[Any], members: list[dict[str, Any]],
     return best, score[id(best)]
 
 
+def _refit_seconds(evaluation: Any, data: Dataset, search_data: Dataset) -> float:
+    """About how long refitting ``evaluation``'s configuration on all of ``data`` takes: its
+    CV fits (k fits on (k-1)/k of the search rows, about two full fits for cv3) scaled from
+    the search rows to all rows."""
+    return evaluation.fit_seconds / 2.0 * data.n_rows / max(search_data.n_rows, 1)
+
+
 def _refit(members: list[dict[str, Any]], weights: list[float], data: Dataset,
-           deadline: float, random_state: int, fallbacks: list[dict[str, Any]],
+           deadline: float, random_state: int,
+           fallbacks: list[tuple[dict[str, Any], float]],
            budget: float) -> tuple[Any, list[tuple[dict[str, Any], float]]]:
-    """Refit the chosen members on all rows before the deadline; if none makes it, the next
-    best configurations are tried, the last within the 10% tolerance of the budget."""
+    """Refit the chosen members on all rows before the deadline. If none makes it, the
+    next best configurations ``(config, expected refit seconds)`` are tried within the 10%
+    tolerance of the budget, skipping those that would not finish in the time left (so a
+    tight budget still ends with the best model that fits in it)."""
     from automl_meta._ensemble import WeightedEnsemble
 
     fitted, used = [], []
@@ -414,15 +425,17 @@ def _refit(members: list[dict[str, Any]], weights: list[float], data: Dataset,
         if model is not None:
             fitted.append(model)
             used.append((config, weight))
-    for config in fallbacks if not fitted else []:
+    for config, expected in fallbacks if not fitted else []:
         remaining = deadline + 0.09 * budget - time.perf_counter()
-        if remaining <= 0.5:
+        if remaining <= 0.1:
             break
+        if expected > remaining:
+            continue
         model = _fit_on_all_rows(config, data, remaining, random_state)
         if model is not None:
             warnings.warn(f"Refitting {members[0]['algorithm']} on all rows failed or did "
-                          f"not finish within the budget; returning the next best, "
-                          f"{config['algorithm']}.", AutoMLMetaWarning, stacklevel=3)
+                          f"not finish within the budget; returning the next best that "
+                          f"did, {config['algorithm']}.", AutoMLMetaWarning, stacklevel=3)
             fitted.append(model)
             used.append((config, 1.0))
             break

@@ -22,6 +22,7 @@ from automl_meta.automl import parse_budget, save_result
 from automl_meta.cli import app, main
 from automl_meta.errors import (
     ArtifactError,
+    AutoMLMetaError,
     AutoMLMetaWarning,
     ConfigurationError,
     DatasetError,
@@ -110,6 +111,33 @@ def test_a_refit_that_cannot_come_back_falls_back_to_the_next_best(
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     assert (result.predict(X) == y.to_numpy()).mean() > 0.85
+
+
+def test_when_the_refit_runs_out_of_time_a_fallback_that_fits_in_the_time_left_is_used(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import automl_meta.automl as automl
+    from automl_meta import load_dataset
+    from automl_meta.space import default_config
+
+    tried: list[str] = []
+
+    def refit(config: dict[str, Any], data: Any, time_limit: float, seed: int) -> Any:
+        tried.append(config["algorithm"])
+        return None if config["algorithm"] == "extra_trees" else f"model of {tried[-1]}"
+
+    monkeypatch.setattr(automl, "_fit_on_all_rows", refit)
+    data = load_dataset("sklearn:iris")
+    fallbacks = [(default_config("random_forest"), 30.0),  # better, but would not finish
+                 (default_config("linear"), 0.01)]
+    deadline = time.perf_counter()  # the search used the whole budget
+    with pytest.warns(AutoMLMetaWarning, match="next best that did, linear"):
+        model, used = automl._refit([default_config("extra_trees")], [1.0], data, deadline,
+                                    0, fallbacks=fallbacks, budget=10.0)
+    assert tried == ["extra_trees", "linear"]
+    assert model == "model of linear" and used == [(default_config("linear"), 1.0)]
+    with pytest.raises(AutoMLMetaError, match="give a larger budget"):
+        automl._refit([default_config("extra_trees")], [1.0], data, deadline, 0,
+                      fallbacks=fallbacks[:1], budget=10.0)
 
 
 def test_save_result_writes_json_and_csv_never_pickle(tmp_path: Path) -> None:
