@@ -14,7 +14,9 @@ the best configuration of the grid was found). Methods:
   repeat itself: snapping is the fairer peer);
 - ``knn+tpe``: ``KNNLearner`` top-5 first (what ``warm_start`` enqueues), then the same TPE;
 - ``neural``: ``NeuralLearner.propose`` after each trial (``neural/no-ft``: the same learner
-  without the gradient fine-tuning, the GP conditioning only).
+  without the gradient fine-tuning, the GP conditioning only);
+- ``knn+neural`` (with ``--knn-warm-neural W``): ``KNNLearner``'s top W, then the neural
+  learner (what ``MetaSampler(strategy="neural", recommendations=...)`` does).
 
 TPE starts after 5 random trials (``n_startup_trials=5``, as ``MetaSampler``'s fallback)
 and both TPE methods are averaged over ``--tpe-seeds`` seeds. To keep it affordable the
@@ -128,10 +130,10 @@ def tpe_search(task: str, configs: list[dict[str, Any]], encoded: np.ndarray,
 
 def neural_search(learner: Any, metafeatures: pd.Series, task: str,
                   configs: list[dict[str, Any]], values: np.ndarray, n_trials: int,
-                  by_hash: dict[str, int]) -> list[int]:
+                  by_hash: dict[str, int], warm: list[int] | None = None) -> list[int]:
     from automl_meta.space import config_hash
 
-    picks: list[int] = []
+    picks: list[int] = list(warm or [])[:n_trials]
     while len(picks) < min(n_trials, len(configs)):
         observed = [(configs[j], float(values[j])) for j in picks]
         rec = learner.propose(metafeatures, task, observed, k=1, candidates=configs)[0]
@@ -203,6 +205,10 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
                 curves["neural/no-ft"] = curve(values, neural_search(
                     learner, mf, task, configs, values, n, by_hash), n)
                 learner.finetune_steps = finetune_steps
+                if args.knn_warm_neural:
+                    curves["knn+neural"] = curve(values, neural_search(
+                        learner, mf, task, configs, values, n, by_hash,
+                        warm[:args.knn_warm_neural]), n)
             for method, regrets in curves.items():
                 rows.append({**base, "method": method,
                              **{f"regret@{c}": regrets[c - 1] for c in CHECKPOINTS if c <= n}})
@@ -259,7 +265,7 @@ def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] 
     if len(results):
         columns = [c for c in results.columns if c.startswith("regret@")]
         summary = results.groupby("method")[columns].agg(["mean", "sem"])
-        order = ["neural", "neural/no-ft", "knn+tpe", "tpe", "random"]
+        order = ["neural", "neural/no-ft", "knn+neural", "knn+tpe", "tpe", "random"]
         lines += ["", f"Simulated search, {results['dataset'].nunique()} held-out datasets, "
                   f"{extra['folds']}-fold grouped by family (meta-training "
                   f"{statistics.mean(extra['fold_fit_seconds']):.0f} s per fold); mean "
@@ -308,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                         help='other NeuralLearner parameters as JSON, e.g. \'{"hidden": 128}\'')
     parser.add_argument("--methods", nargs="+", default=["tpe", "knn+tpe"],
                         help="peers to run besides random and neural (tpe, knn+tpe)")
+    parser.add_argument("--knn-warm-neural", type=int, default=0, metavar="W",
+                        help="also run knn+neural: the kNN learner's top W, then neural")
     parser.add_argument("--max-datasets", type=int, default=0)
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
