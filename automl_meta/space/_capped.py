@@ -11,7 +11,20 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
 
-class _RowCapped(BaseEstimator):
+class _Wrapper(BaseEstimator):
+    """Holds the fitted inner model as ``estimator_`` and predicts with it."""
+
+    def _keep(self, fitted: Any) -> None:
+        self.estimator_ = fitted
+        if hasattr(fitted, "classes_"):
+            self.classes_ = fitted.classes_
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+
+class _RowCapped(_Wrapper):
     def __init__(self, estimator: Any = None, max_rows: int = 5000, random_state: int = 0):
         self.estimator = estimator
         self.max_rows = max_rows
@@ -27,14 +40,8 @@ class _RowCapped(BaseEstimator):
             else:
                 index = np.sort(rng.choice(n, size=self.max_rows, replace=False))
             X, y = _safe_indexing(X, index), y[index]
-        self.estimator_ = clone(self.estimator).fit(X, y)
-        if hasattr(self.estimator_, "classes_"):
-            self.classes_ = self.estimator_.classes_
+        self._keep(clone(self.estimator).fit(X, y))
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
 
 
 def _keep_every_class(y: np.ndarray, max_rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -56,7 +63,7 @@ class RowCappedRegressor(RegressorMixin, _RowCapped):
     """Fits ``estimator`` on a random subsample of at most ``max_rows`` rows."""
 
 
-class _NeighborsCapped(BaseEstimator):
+class _NeighborsCapped(_Wrapper):
     """Fits a copy of ``estimator`` (a k-nearest-neighbours model) whose ``n_neighbors`` is
     at most the number of training rows: on a tiny dataset, or a small CV fold, the
     configuration still trains instead of failing at predict time."""
@@ -66,14 +73,8 @@ class _NeighborsCapped(BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> _NeighborsCapped:
         n_neighbors = min(int(self.estimator.n_neighbors), max(1, X.shape[0]))
-        self.estimator_ = clone(self.estimator).set_params(n_neighbors=n_neighbors).fit(X, y)
-        if hasattr(self.estimator_, "classes_"):
-            self.classes_ = self.estimator_.classes_
+        self._keep(clone(self.estimator).set_params(n_neighbors=n_neighbors).fit(X, y))
         return self
-
-    def predict(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
 
 
 class NeighborsCappedClassifier(ClassifierMixin, _NeighborsCapped):
