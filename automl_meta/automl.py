@@ -240,14 +240,13 @@ def fit(
         study = optuna.create_study(direction="maximize", sampler=sampler)
 
         def search_deadline() -> float:
-            # keep a reserve for refitting the chosen model on all rows: 3x what the top
-            # configurations' CV fits took (each fold saw (k-1)/k of at most SEARCH_MAX_ROWS
-            # rows) scaled to all rows, which covers an ensemble's members and a loaded machine
+            # keep a reserve for refitting the chosen model on all rows: 3x the expected
+            # refits of the top three configurations, which covers an ensemble's members
+            # and a loaded machine
             done = sorted((e for e in evaluations
                            if e.ok and np.isfinite(e.metrics.get(metric, np.nan))),
                           key=lambda e: -sign * e.metrics[metric])[:3]
-            refit = 1.5 * sum(e.fit_seconds for e in done) * data.n_rows / max(
-                search_data.n_rows, 1)
+            refit = 3.0 * sum(_refit_seconds(e, data, search_data) for e in done)
             floor = max(seconds * REFIT_RESERVE, MIN_RESERVE_SECONDS)
             return deadline - max(floor, min(refit, seconds * 0.5))
 

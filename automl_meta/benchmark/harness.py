@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -143,10 +144,10 @@ def dataset_keys(paths: Sequence[Path]) -> list[str]:
     from automl_meta.data import dataset_name
 
     names = [dataset_name(p) for p in paths]
-    clashing = {n for n in names if names.count(n) > 1}
-    keys = [f"{p.parent.name}/{n}" if n in clashing else n for p, n in zip(paths, names,
-                                                                             strict=True)]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    counts = Counter(names)
+    keys = [f"{p.parent.name}/{n}" if counts[n] > 1 else n for p, n in zip(paths, names,
+                                                                              strict=True)]
+    repeated = sorted(k for k, count in Counter(keys).items() if count > 1)
     if repeated:
         raise ConfigurationError(
             f"Two dataset files are both named {repeated[0]!r} (one directory holds the same "
