@@ -134,8 +134,10 @@ def test_several_data_directories_are_one_collection_with_distinct_names(
     assert harness.dataset_keys(paths) == ["a", "first/b", "second/b", "c"]
     assert harness.select_datasets([first, second], ["second/b"]) == [second / "b.csv"]
     (second / "b.tsv").write_text("x\ttarget\n1\t0\n2\t1\n")
-    with pytest.raises(ConfigurationError, match="both named 'second/b'"):
+    with pytest.raises(ConfigurationError, match="both named 'second/b'.*b.csv.*b.tsv"):
         harness.select_datasets([first, second])
+    (second / "b.tsv").unlink()
+    assert harness.select_datasets([first, second, first]) == paths  # a repeat is read once
     with pytest.raises(ConfigurationError, match="No data directory"):
         harness.select_datasets([])
 

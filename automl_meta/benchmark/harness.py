@@ -119,7 +119,11 @@ def select_datasets(data_dir: str | Path | Sequence[str | Path],
         raise ConfigurationError("No data directory given; expected at least one directory "
                                  "of datasets.")
     paths: list[Path] = []
+    seen: set[Path] = set()
     for directory in dirs:
+        if Path(directory).resolve() in seen:
+            continue  # the same directory named twice is read once
+        seen.add(Path(directory).resolve())
         found = list_datasets(directory)
         if not found:
             raise ConfigurationError(f"{directory} holds no dataset file load_dataset reads "
@@ -149,9 +153,11 @@ def dataset_keys(paths: Sequence[Path]) -> list[str]:
                                                                               strict=True)]
     repeated = sorted(k for k, count in Counter(keys).items() if count > 1)
     if repeated:
+        clash = [str(p) for p, k in zip(paths, keys, strict=True) if k == repeated[0]]
         raise ConfigurationError(
-            f"Two dataset files are both named {repeated[0]!r} (one directory holds the same "
-            "name with two suffixes?). Expected one file per dataset name; rename one.")
+            f"Two dataset files are both named {repeated[0]!r}: {', '.join(clash)}. Expected "
+            "one file per dataset name (and directory name); rename one, or benchmark them "
+            "apart.")
     return keys
 
 
