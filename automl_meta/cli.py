@@ -575,6 +575,10 @@ def db_train_neural(
                               "each a batch of episodes."),
     time_budget: float | None = typer.Option(None, "--time-budget", help="Cap in seconds on "
                                              "the whole meta-training."),
+    memory_weight: float = typer.Option(0.7, "--memory-weight", min=0.0, max=1.0,
+                                        help="Share of the kNN memory in the prior mean, for "
+                                        "configurations past datasets ran (0: the network "
+                                        "alone)."),
     out: Path | None = typer.Option(None, "--out", help="Where to write neural.json and "
                                     "neural.safetensors (default: <bundle>/learners)."),
 ) -> None:
@@ -593,7 +597,8 @@ def db_train_neural(
     console.print(f"meta-training the neural learner on {resolved.type} "
                   f"({evaluated} evaluated datasets, {steps} steps per task)")
     learner = NeuralLearner(steps=steps, time_budget=time_budget, device=device,
-                            random_state=seed, progress=True).fit(knowledge)
+                            memory_weight=memory_weight, random_state=seed,
+                            progress=True).fit(knowledge)
     if not learner.tasks:
         raise MetaDBError("No task of this meta-database has an evaluated dataset with "
                           "meta-features, so there was nothing to learn from. Build or "

@@ -13,8 +13,10 @@ the best configuration of the grid was found). Methods:
   (A categorical over grid indices would throw away the parameters' structure and let TPE
   repeat itself: snapping is the fairer peer);
 - ``knn+tpe``: ``KNNLearner`` top-5 first (what ``warm_start`` enqueues), then the same TPE;
-- ``neural``: ``NeuralLearner.propose`` after each trial (``neural/no-ft``: the same learner
-  without the gradient fine-tuning, the GP conditioning only);
+- ``neural``: ``NeuralLearner.propose`` after each trial: the deep-kernel GP whose prior mean
+  blends the network's zero-shot mean with the kNN memory (``memory_weight``), conditioned
+  on the trials so far (``neural/no-ft``: the same learner without the gradient fine-tuning,
+  the GP conditioning only; ``neural/no-memory``: the network's mean alone);
 - ``knn+neural`` (with ``--knn-warm-neural W``): ``KNNLearner``'s top W, then the neural
   learner (what ``MetaSampler(strategy="neural", recommendations=...)`` does).
 
@@ -205,6 +207,10 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
                 curves["neural/no-ft"] = curve(values, neural_search(
                     learner, mf, task, configs, values, n, by_hash), n)
                 learner.finetune_steps = finetune_steps
+                memory_weight, learner.memory_weight = learner.memory_weight, 0.0
+                curves["neural/no-memory"] = curve(values, neural_search(
+                    learner, mf, task, configs, values, n, by_hash), n)
+                learner.memory_weight = memory_weight
                 if args.knn_warm_neural:
                     curves["knn+neural"] = curve(values, neural_search(
                         learner, mf, task, configs, values, n, by_hash,
@@ -265,7 +271,8 @@ def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] 
     if len(results):
         columns = [c for c in results.columns if c.startswith("regret@")]
         summary = results.groupby("method")[columns].agg(["mean", "sem"])
-        order = ["neural", "neural/no-ft", "knn+neural", "knn+tpe", "tpe", "random"]
+        order = ["neural", "neural/no-ft", "neural/no-memory", "knn+neural", "knn+tpe", "tpe",
+                 "random"]
         lines += ["", f"Simulated search, {results['dataset'].nunique()} held-out datasets, "
                   f"{extra['folds']}-fold grouped by family (meta-training "
                   f"{statistics.mean(extra['fold_fit_seconds']):.0f} s per fold); mean "

@@ -229,7 +229,8 @@ def test_seeds_are_reproducible_on_cpu(knowledge: MetaKnowledge) -> None:
     other = NeuralLearner(**quick, random_state=1).fit(knowledge)
     weights, same, different = (learner._state()[1] for learner in (first, again, other))
     assert weights.keys() == same.keys() == different.keys() and len(weights) > 10
-    assert all(np.array_equal(weights[name], same[name]) for name in weights)
+    # (the kNN memory's score matrix has NaN where a dataset never ran a configuration)
+    assert all(np.array_equal(weights[name], same[name], equal_nan=True) for name in weights)
     assert not all(np.array_equal(weights[name], different[name]) for name in weights)
     observed = [(CONFIGS[j], float(true_scores(0.6)[j])) for j in (2, 11, 25)]
     for seen in ((), observed):
@@ -271,6 +272,47 @@ def test_cuda_training_and_proposals(knowledge: MetaKnowledge, learner: NeuralLe
                                    atol=1e-3)
 
 
+def test_the_knn_memory_blends_into_the_zero_shot_mean_of_known_configurations(
+        learner: NeuralLearner, tmp_path: Path) -> None:
+    from automl_meta.space import sample_configs
+
+    unseen = sample_configs(TASK, 2, seed=3, include_defaults=False)[:4]
+    pool = CONFIGS + unseen
+    memory = learner._memory
+    assert memory is not None
+    remembered = memory.predicted_scores(query(0.3), TASK)
+    assert set(remembered) <= {config_hash(c) for c in CONFIGS} and len(remembered) > 20
+    network_only = NeuralLearner.load(learner.save(tmp_path), device="cpu")
+    network_only.memory_weight = 0.0
+    blended, _ = learner.predict(query(0.3), TASK, pool)
+    alone, _ = network_only.predict(query(0.3), TASK, pool)
+    weight = learner.memory_weight
+    for i, config in enumerate(pool):
+        known = remembered.get(config_hash(config))
+        want = alone[i] if known is None else (1 - weight) * alone[i] + weight * known
+        assert blended[i] == pytest.approx(want, abs=1e-5), config
+    # the memory knows this dataset's neighbours: its best guess is near the peak
+    best = max(remembered, key=remembered.__getitem__)
+    peak = int(np.argmax(true_scores(0.3)))
+    assert abs([config_hash(c) for c in CONFIGS].index(best) - peak) <= 2
+
+
+def test_a_learner_saved_without_a_memory_loads_as_the_network_alone(
+        learner: NeuralLearner, tmp_path: Path) -> None:
+    path = learner.save(tmp_path)
+    document = json.loads(path.read_text())
+    state = document["state"]
+    assert "memory" in state and state["params"]["memory_weight"] == learner.memory_weight
+    del state["memory"], state["params"]["memory_weight"]
+    path.write_text(json.dumps(document))
+    old = NeuralLearner.load(path, device="cpu")
+    assert old.memory_weight == 0.0 and old._memory is None
+    no_memory = NeuralLearner.load(learner.save(tmp_path / "again"), device="cpu")
+    no_memory.memory_weight = 0.0
+    np.testing.assert_array_equal(old.predict(query(0.5), TASK, CONFIGS)[0],
+                                  no_memory.predict(query(0.5), TASK, CONFIGS)[0])
+
+
 def test_time_budget_cuts_meta_training_short(knowledge: MetaKnowledge) -> None:
     planned = SMALL["steps"] + 200 + SMALL["steps"] // 2  # the three stages
     quick = NeuralLearner(**SMALL, device="cpu", time_budget=1e-3).fit(knowledge)
@@ -282,6 +324,8 @@ def test_invalid_parameters_name_the_parameter(knowledge: MetaKnowledge) -> None
 
     with pytest.raises(ConfigurationError, match="steps"):
         NeuralLearner(steps=0).fit(knowledge)
+    with pytest.raises(ConfigurationError, match="memory_weight"):
+        NeuralLearner(memory_weight=1.5).fit(knowledge)
     with pytest.raises(ConfigurationError, match="not fitted"):
         NeuralLearner().recommend(query(0.5), TASK, k=1)
 

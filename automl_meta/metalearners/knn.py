@@ -90,9 +90,10 @@ class KNNLearner(MetaLearner):
         self.shrinkage = shrinkage
         self.tasks: dict[str, dict[str, Any]] = {}
         self.arrays: dict[str, np.ndarray] = {}
+        self._hashes: dict[str, list[str]] = {}
 
     def fit(self, knowledge: MetaKnowledge) -> KNNLearner:
-        self.tasks, self.arrays = {}, {}
+        self.tasks, self.arrays, self._hashes = {}, {}, {}
         self.forget_scalers()
         for task, matrix in knowledge.matrices.items():
             frame = knowledge.metafeatures.loc[matrix.datasets]
@@ -124,32 +125,57 @@ class KNNLearner(MetaLearner):
         order = np.argsort(distances, kind="stable")
         return order, distances[order]
 
-    def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
-                  k: int = 10) -> list[Recommendation]:
-        k = check_k(k)
+    def predicted_scores(self, metafeatures: Mapping[str, float] | pd.Series,
+                         task: str) -> dict[str, float]:
+        """Neighbour-weighted normalised score of every configuration the neighbours tried,
+        by configuration hash (1 = as good as the best known configuration there)."""
+        from automl_meta.space import config_hash
+
         if task not in self.tasks:
-            return []
-        info = self.tasks[task]
+            return {}
+        if task not in self._hashes:
+            self._hashes[task] = [config_hash(c) for c in self.tasks[task]["configs"]]
+        predicted = self._neighbourhood(metafeatures, task)[3]
+        return {key: float(score) for key, score in zip(self._hashes[task], predicted,
+                                                        strict=True)
+                if np.isfinite(score)}
+
+    def _neighbourhood(self, metafeatures: Mapping[str, float] | pd.Series,
+                       task: str) -> tuple[np.ndarray, ...]:
+        """The past datasets sorted by distance, their distances and weights, the predicted
+        score of each configuration (-inf: no neighbour tried it) and the past scores (in
+        distance order) filled with each configuration's average."""
         order, distances = self.nearest_datasets(metafeatures, task)
-        neighbours = order[: self.n_neighbors]
         near = distances[: self.n_neighbors]
         scale = max(float(np.median(distances)) * self.bandwidth, 1e-6)
         # inverse-distance weights on the neighbours, shrunk towards every past dataset
         # alike: the first picks follow the neighbours, the later ones also hedge like a
         # global portfolio when the neighbours are not a sure guide
         weights = np.zeros(len(order))
-        weights[: len(neighbours)] = 1.0 / (near + scale)
+        weights[: len(near)] = 1.0 / (near + scale)
         weights = (1.0 - self.shrinkage) * weights / weights.sum() \
             + self.shrinkage / len(order)
         normalised = self.arrays[f"{task}.normalised"][order]
-        raw = self.arrays[f"{task}.raw"][order]
         present = np.isfinite(normalised)
         # a configuration a neighbour never tried is assumed to do there as it does on
         # average, so a near-identical neighbour's best configuration outranks untried ones
         prior = self.arrays[f"{task}.prior"]
         filled = np.where(present, normalised, prior[None, :])
         predicted = filled.T @ weights
-        predicted = np.where(present[: len(neighbours)].any(axis=0), predicted, -np.inf)
+        predicted = np.where(present[: len(near)].any(axis=0), predicted, -np.inf)
+        return order, distances, weights, predicted, filled
+
+    def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                  k: int = 10) -> list[Recommendation]:
+        k = check_k(k)
+        if task not in self.tasks:
+            return []
+        info = self.tasks[task]
+        order, distances, weights, predicted, filled = self._neighbourhood(metafeatures, task)
+        neighbours = order[: self.n_neighbors]
+        near = distances[: self.n_neighbors]
+        normalised = self.arrays[f"{task}.normalised"][order]
+        raw = self.arrays[f"{task}.raw"][order]
         ranking = (complementary_ranking(filled, weights, predicted, k) if self.diversify
                    else np.argsort(-predicted, kind="stable")[:k])
         out = []

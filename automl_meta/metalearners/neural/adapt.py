@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -26,6 +27,40 @@ MIN_OBSERVATIONS_TO_TUNE = 3
 KEPT = ("mean_net.",)  # parameter prefixes fine-tuning leaves as meta-trained
 
 
+@dataclass
+class Memory:
+    """What the kNN memory predicts for the points (normalised score; NaN where the meta-db
+    never evaluated the configuration), and its share of the GP's prior mean.
+
+    The network's zero-shot mean generalises to any configuration; the memory's
+    neighbour-weighted scores are sharper for the configurations past datasets really ran.
+    Blended, they rank the first trials better than either, and the GP's conditioning then
+    corrects the blend with every observed trial (measured in ``benchmarks/neural.py``).
+    """
+
+    weight: float
+    observed: torch.Tensor  # (n,) for the configurations tried
+    candidates: torch.Tensor  # (c,) for the configurations to choose from
+
+    def after_trying(self, index: int) -> Memory:
+        """The memory once candidate ``index`` joins the observed points."""
+        return Memory(self.weight, torch.cat([self.observed,
+                                              self.candidates[index:index + 1]]),
+                      self.candidates)
+
+
+def mean_and_embedding(net: SurrogateNet, features: torch.Tensor, configs: torch.Tensor,
+                       memory: torch.Tensor | None = None,
+                       weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The prior mean ``(1, n)`` and the kernel's embedding of the ``configs (n, P)``: the
+    network's zero-shot mean, blended with the ``memory`` scores ``(n,)`` where known."""
+    mean, emb, _ = net(features[None], configs[None])
+    if memory is not None and weight > 0:
+        blended = (1.0 - weight) * mean[0] + weight * torch.nan_to_num(memory)
+        mean = torch.where(torch.isfinite(memory), blended, mean[0])[None]
+    return mean, emb
+
+
 def normalise_observed(scores: torch.Tensor) -> torch.Tensor:
     """Scores of the observed trials (raw or normalised; NaN = failed) normalised within the
     observed set, the way meta-training normalised its support sets."""
@@ -34,7 +69,8 @@ def normalise_observed(scores: torch.Tensor) -> torch.Tensor:
 
 
 def fine_tune(net: SurrogateNet, features: torch.Tensor, configs: torch.Tensor,
-              scores: torch.Tensor, steps: int, learning_rate: float) -> SurrogateNet:
+              scores: torch.Tensor, steps: int, learning_rate: float,
+              memory: Memory | None = None) -> SurrogateNet:
     """A copy of ``net`` adapted to the observations on one dataset: its meta-features
     ``(F,)``, the configurations tried ``(n, P)`` and their normalised scores ``(n,)``.
 
@@ -54,8 +90,9 @@ def fine_tune(net: SurrogateNet, features: torch.Tensor, configs: torch.Tensor,
     adapted = [p for name, p in tuned.named_parameters() if not name.startswith(KEPT)]
     optimiser = torch.optim.Adam(adapted, lr=learning_rate)
     mask = torch.ones_like(scores, dtype=torch.bool)[None]
+    remembered, weight = (memory.observed, memory.weight) if memory else (None, 0.0)
     for _ in range(steps):
-        mean, emb, _ = tuned(features[None], configs[None])
+        mean, emb = mean_and_embedding(tuned, features, configs, remembered, weight)
         loss = -log_marginal_likelihood(tuned, emb, mean, scores[None], mask).sum()
         optimiser.zero_grad(set_to_none=True)
         (loss / configs.shape[0]).backward()
@@ -65,14 +102,17 @@ def fine_tune(net: SurrogateNet, features: torch.Tensor, configs: torch.Tensor,
 
 
 def predict(net: SurrogateNet, features: torch.Tensor, observed: torch.Tensor,
-            scores: torch.Tensor, candidates: torch.Tensor,
-            noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+            scores: torch.Tensor, candidates: torch.Tensor, noise: bool = True,
+            memory: Memory | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior mean and standard deviation at the ``candidates (c, P)`` given the
     ``observed (n, P)`` configurations and their ``scores`` on the dataset with these
     meta-features: of a new observation, or with ``noise=False`` of the noise-free score."""
+    weight = memory.weight if memory else 0.0
     with torch.no_grad():
-        mean_o, emb_o, _ = net(features[None], observed[None])
-        mean_c, emb_c, _ = net(features[None], candidates[None])
+        mean_o, emb_o = mean_and_embedding(net, features, observed,
+                                           memory.observed if memory else None, weight)
+        mean_c, emb_c = mean_and_embedding(net, features, candidates,
+                                           memory.candidates if memory else None, weight)
         mask = torch.ones_like(scores, dtype=torch.bool)
         mu, var = posterior(net, emb_o, mean_o, scores[None], mask[None], emb_c, mean_c,
                             noise=noise)
@@ -90,7 +130,8 @@ def expected_improvement(mu: torch.Tensor, sd: torch.Tensor, best: float,
 
 def propose_indices(net: SurrogateNet, features: torch.Tensor, observed: torch.Tensor,
                     scores: torch.Tensor, candidates: torch.Tensor, k: int,
-                    xi: float = 0.0) -> list[tuple[int, float, float, float]]:
+                    xi: float = 0.0,
+                    memory: Memory | None = None) -> list[tuple[int, float, float, float]]:
     """The ``k`` candidates to try next: ``(index, mean, std, EI)`` each, best first."""
     free = torch.ones(candidates.shape[0], dtype=torch.bool, device=candidates.device)
     picks: list[tuple[int, float, float, float]] = []
@@ -98,7 +139,8 @@ def propose_indices(net: SurrogateNet, features: torch.Tensor, observed: torch.T
     for _ in range(min(k, candidates.shape[0])):
         # the noise-free uncertainty: with the observation noise in it, EI keeps paying to
         # re-measure configurations just like those already tried
-        mu, sd = predict(net, features, observed, scores, candidates, noise=False)
+        mu, sd = predict(net, features, observed, scores, candidates, noise=False,
+                         memory=memory)
         ei = expected_improvement(mu, sd, best, xi)
         ei = torch.where(free, ei, torch.full_like(ei, -float("inf")))
         index = int(torch.argmax(ei))
@@ -106,4 +148,5 @@ def propose_indices(net: SurrogateNet, features: torch.Tensor, observed: torch.T
         free[index] = False
         observed = torch.cat([observed, candidates[index:index + 1]])
         scores = torch.cat([scores, mu[index:index + 1]])
+        memory = memory.after_trying(index) if memory else None
     return picks

@@ -24,10 +24,12 @@ from automl_meta.metalearners._base import (
 )
 from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
 from automl_meta.metalearners._knowledge import MetaKnowledge
+from automl_meta.metalearners.knn import KNNLearner
 
 if TYPE_CHECKING:
     import torch
 
+    from automl_meta.metalearners.neural.adapt import Memory
     from automl_meta.metalearners.neural.model import SurrogateNet
 
 Observation = tuple[dict[str, Any], float | None]
@@ -35,7 +37,8 @@ _NET_KEYS = ("hidden", "depth", "embedding", "members")
 _TRAIN_KEYS = ("steps", "batch_size", "max_support", "n_query", "learning_rate",
                "weight_decay", "time_budget")
 _OTHER_KEYS = ("calibration", "finetune_steps", "finetune_lr", "xi", "extra_candidates",
-               "device", "threads", "random_state")
+               "memory_weight", "device", "threads", "random_state")
+_MEMORY = "memory."  # prefix of the kNN memory's arrays in the saved file
 
 
 class NeuralLearner(MetaLearner):
@@ -64,6 +67,10 @@ class NeuralLearner(MetaLearner):
         finetune_steps, finetune_lr: Adam steps and rate of the per-dataset fine-tuning.
         xi: expected-improvement margin (larger explores more).
         extra_candidates: configurations sampled from the space into the candidate pool.
+        memory_weight: share of the kNN memory (a ``KNNLearner`` fitted on the same
+            meta-db) in the GP's prior mean, for the configurations past datasets ran; the
+            rest is the network's zero-shot mean (0: the network alone). See
+            ``neural.adapt.Memory``.
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
         threads: at most this many CPU threads while the learner computes (``None``: torch's
             setting); one is fastest for these small networks.
@@ -83,7 +90,7 @@ class NeuralLearner(MetaLearner):
                  n_query: int = 32, learning_rate: float = 5e-3, weight_decay: float = 1e-4,
                  time_budget: float | None = None, calibration: float = 0.2,
                  finetune_steps: int = 10, finetune_lr: float = 1e-3, xi: float = 0.0,
-                 extra_candidates: int = 300,
+                 extra_candidates: int = 300, memory_weight: float = 0.7,
                  device: str = "auto", threads: int | None = 1, random_state: int = 0,
                  progress: bool | None = None) -> None:
         self.hidden = hidden
@@ -102,6 +109,7 @@ class NeuralLearner(MetaLearner):
         self.finetune_lr = finetune_lr
         self.xi = xi
         self.extra_candidates = extra_candidates
+        self.memory_weight = memory_weight
         self.device = device
         self.threads = threads
         self.random_state = random_state
@@ -109,6 +117,7 @@ class NeuralLearner(MetaLearner):
         self.tasks: dict[str, dict[str, Any]] = {}
         self._arrays: dict[str, np.ndarray] = {}
         self._runtime: dict[str, dict[str, Any]] = {}
+        self._memory: KNNLearner | None = None
 
     # -- fitting ------------------------------------------------------------------------
 
@@ -134,6 +143,7 @@ class NeuralLearner(MetaLearner):
         if self.time_budget is not None and tasks:
             settings.time_budget = self.time_budget / len(tasks)
         self.tasks, self._arrays, self._runtime = {}, {}, {}
+        self._memory = KNNLearner().fit(knowledge) if self.memory_weight > 0 else None
         for offset, task in enumerate(tasks):
             matrix = knowledge.matrices[task]
             frame = knowledge.metafeatures.loc[matrix.datasets]
@@ -180,6 +190,9 @@ class NeuralLearner(MetaLearner):
             value = getattr(self, key)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{key}={value!r} must be a positive integer.")
+        if not 0 <= self.memory_weight <= 1:
+            raise ConfigurationError(
+                f"memory_weight={self.memory_weight!r} must be a share in [0, 1].")
         if not 0 <= self.calibration < 1:
             raise ConfigurationError(
                 f"calibration={self.calibration!r} must be a fraction in [0, 1).")
@@ -268,32 +281,59 @@ class NeuralLearner(MetaLearner):
         """
         from automl_meta.metalearners.neural.adapt import predict
         from automl_meta.metalearners.neural.model import cpu_threads
+        from automl_meta.space import config_hash
 
         self._check_fitted()
         if task not in self.tasks:
             raise ConfigurationError(f"The neural learner knows no {task} datasets.")
         with cpu_threads(self._task_runtime(task)["device"], self.threads):
             features = self._features(task, metafeatures)
-            net, tried, scores = self._adapted(features, task, observed)
+            memory = self._recall(metafeatures, task, observed,
+                                  [config_hash(config) for config in configs])
+            net, tried, scores = self._adapted(features, task, observed, memory)
             candidates = self._encode(task, configs)
             if tried is None:
-                return self._zero_shot(net, features, candidates)
-            mu, sd = predict(net, features, tried, scores, candidates)
+                return self._zero_shot(net, features, candidates, memory)
+            mu, sd = predict(net, features, tried, scores, candidates, memory=memory)
         return mu.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
 
-    def _zero_shot(self, net: SurrogateNet, features: torch.Tensor,
-                   configs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def _recall(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                observed: Sequence[Observation], candidates: Sequence[str]) -> Memory | None:
+        """What the kNN memory predicts for the observed configurations and for the
+        candidates (given by hash); ``None`` without a memory."""
         import torch
 
+        from automl_meta.metalearners.neural.adapt import Memory
+        from automl_meta.space import config_hash
+
+        if self._memory is None or self.memory_weight <= 0:
+            return None
+        known = self._memory.predicted_scores(metafeatures, task)
+        device = self._task_runtime(task)["device"]
+
+        def scores(hashes: Iterable[str]) -> torch.Tensor:
+            return torch.tensor([known.get(key, math.nan) for key in hashes],
+                                dtype=torch.float32, device=device)
+
+        return Memory(self.memory_weight,
+                      scores(config_hash(config) for config, _ in observed), scores(candidates))
+
+    def _zero_shot(self, net: SurrogateNet, features: torch.Tensor, configs: torch.Tensor,
+                   memory: Memory | None) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        from automl_meta.metalearners.neural.adapt import mean_and_embedding
         from automl_meta.metalearners.neural.model import prior_variance
 
         with torch.no_grad():
-            mean, emb, _ = net(features[None], configs[None])
+            mean, emb = mean_and_embedding(net, features, configs,
+                                           memory.candidates if memory else None,
+                                           self.memory_weight)
             sd = (prior_variance(net, mean, emb) + net.hyper()["noise"]).sqrt()
         return mean[0].cpu().numpy().astype(float), sd[0].cpu().numpy().astype(float)
 
-    def _adapted(self, features: torch.Tensor, task: str,
-                 observed: Sequence[Observation]) -> tuple[Any, Any, Any]:
+    def _adapted(self, features: torch.Tensor, task: str, observed: Sequence[Observation],
+                 memory: Memory | None) -> tuple[Any, Any, Any]:
         """The network fine-tuned on ``observed``, the encoded configurations tried and
         their normalised scores (``None`` twice without observations)."""
         import torch
@@ -307,7 +347,8 @@ class NeuralLearner(MetaLearner):
         raw = [_as_score(score) for _, score in observed]
         scores = normalise_observed(torch.tensor(raw, dtype=torch.float32,
                                                  device=tried.device))
-        tuned = fine_tune(net, features, tried, scores, self.finetune_steps, self.finetune_lr)
+        tuned = fine_tune(net, features, tried, scores, self.finetune_steps, self.finetune_lr,
+                          memory)
         return tuned, tried, scores
 
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
@@ -362,14 +403,16 @@ class NeuralLearner(MetaLearner):
             return []
         with cpu_threads(runtime["device"], self.threads):
             features = self._features(task, metafeatures)
-            net, tried, scores = self._adapted(features, task, observed)
+            memory = self._recall(metafeatures, task, observed, [hashes[i] for i in free])
+            net, tried, scores = self._adapted(features, task, observed, memory)
             choices = encoded[free]
             if tried is None:
-                mean, sd = self._zero_shot(net, features, choices)
+                mean, sd = self._zero_shot(net, features, choices, memory)
                 order = np.argsort(-mean, kind="stable")[:k]
                 picks = [(int(i), float(mean[i]), float(sd[i]), None) for i in order]
             else:
-                picks = propose_indices(net, features, tried, scores, choices, k, self.xi)
+                picks = propose_indices(net, features, tried, scores, choices, k, self.xi,
+                                        memory)
         out = []
         for rank, (position, mu, sd_, ei) in enumerate(picks, start=1):
             index = free[position]
@@ -391,18 +434,30 @@ class NeuralLearner(MetaLearner):
         return params
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        arrays = dict(self._arrays)
+        arrays = {key: value for key, value in self._arrays.items()
+                  if not key.startswith(_MEMORY)}
         for task, runtime in self._runtime.items():
             if "net" in runtime:
                 for key, value in runtime["net"].state_dict().items():
                     arrays[f"{task}.{key}"] = value.detach().cpu().numpy().astype(np.float32)
-        return {"params": self._params(), "tasks": self.tasks}, arrays
+        state: dict[str, Any] = {"params": self._params(), "tasks": self.tasks}
+        if self._memory is not None:
+            state["memory"], memory_arrays = self._memory._state()
+            arrays.update({_MEMORY + key: value for key, value in memory_arrays.items()})
+        return state, arrays
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
-        learner = cls(**state["params"])
+        # learners saved before the memory existed load without it: the network alone
+        learner = cls(**{"memory_weight": 0.0, **state["params"]})
         learner.tasks = state["tasks"]
-        learner._arrays = dict(arrays)
+        learner._arrays = {key: value for key, value in arrays.items()
+                           if not key.startswith(_MEMORY)}
+        if "memory" in state:
+            memory = KNNLearner._from_state(state["memory"], {
+                key[len(_MEMORY):]: value for key, value in arrays.items()
+                if key.startswith(_MEMORY)})
+            learner._memory = memory if isinstance(memory, KNNLearner) else None
         return learner
 
     @classmethod
