@@ -23,7 +23,8 @@ the best configuration of the grid was found). Methods:
 TPE starts after 5 random trials (``n_startup_trials=5``, as ``MetaSampler``'s fallback)
 and both TPE methods are averaged over ``--tpe-seeds`` seeds. To keep it affordable the
 neural learner is meta-trained once per fold of a grouped K-fold over dataset families, never
-on the held-out dataset's family; kNN (cheap) is refitted per held-out family.
+on the held-out dataset's family; kNN (cheap) is refitted per held-out family, and serves as
+the neural learner's memory too.
 
 Then the speed bars: meta-training on the whole meta-db, and one fine-tune-and-propose step
 with 50 observed trials over the learner's full candidate pool.
@@ -201,6 +202,8 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
                     task, configs, encoded, values, n, seed, warm[:KNN_WARM]), n)
                     for seed in range(args.tpe_seeds)], axis=0))
             if task in learner.tasks:
+                # the learner's kNN memory, like the kNN peer, knows every family but this one
+                learner._memory = knn_by_family[family]
                 curves["neural"] = curve(values, neural_search(
                     learner, mf, task, configs, values, n, by_hash), n)
                 finetune_steps, learner.finetune_steps = learner.finetune_steps, 0

@@ -47,13 +47,19 @@ class NeuralLearner(MetaLearner):
     Per task, a deep-kernel Gaussian process (see ``neural.model``): an ensemble of small
     MLPs over ``[scaled meta-features ; configuration encoding]`` gives the zero-shot mean
     (its disagreement part of the uncertainty), an MLP over the configuration the kernel's
-    embedding. It is meta-trained on episodes of past searches (``neural.train``); on a new
-    dataset, :meth:`recommend` ranks the candidate pool by the zero-shot mean and
-    :meth:`propose` fine-tunes a copy on the trials observed so far, conditions on them and
-    picks by expected improvement (``neural.adapt``).
+    embedding. For the configurations past datasets ran, the GP's prior mean blends in
+    what a kNN memory of those datasets predicts (``memory_weight``). It is meta-trained
+    on episodes of past searches (``neural.train``); on a new dataset, :meth:`recommend`
+    ranks the candidate pool by the zero-shot mean and :meth:`propose` fine-tunes a copy on
+    the trials observed so far, conditions on them and picks by expected improvement
+    (``neural.adapt``).
 
     The candidate pool is the meta-db's configurations of the task plus
     ``extra_candidates`` sampled from the space.
+
+    The defaults of ``memory_weight`` (0.7) and ``xi`` (0.1) were chosen by the simulated
+    leave-one-family-out search of ``benchmarks/neural.py`` on the shipped meta-db, among
+    {0.3, 0.5, 0.7} and {0, 0.05, 0.1, 0.2} (see ``benchmarks/RESULTS.md``).
 
     Args:
         hidden, depth, embedding: width and number of hidden layers, embedding size.
@@ -65,7 +71,8 @@ class NeuralLearner(MetaLearner):
         calibration: fraction of the datasets (whole families) held out of the first
             training stage to calibrate how far the GP trusts the mean network (0: none).
         finetune_steps, finetune_lr: Adam steps and rate of the per-dataset fine-tuning.
-        xi: expected-improvement margin (larger explores more).
+        xi: expected-improvement margin on the scale of the observed scores normalised
+            within themselves (larger explores more).
         extra_candidates: configurations sampled from the space into the candidate pool.
         memory_weight: share of the kNN memory (a ``KNNLearner`` fitted on the same
             meta-db) in the GP's prior mean, for the configurations past datasets ran; the
@@ -89,7 +96,7 @@ class NeuralLearner(MetaLearner):
                  steps: int = 2000, batch_size: int = 16, max_support: int = 32,
                  n_query: int = 32, learning_rate: float = 5e-3, weight_decay: float = 1e-4,
                  time_budget: float | None = None, calibration: float = 0.2,
-                 finetune_steps: int = 10, finetune_lr: float = 1e-3, xi: float = 0.0,
+                 finetune_steps: int = 10, finetune_lr: float = 1e-3, xi: float = 0.1,
                  extra_candidates: int = 300, memory_weight: float = 0.7,
                  device: str = "auto", threads: int | None = 1, random_state: int = 0,
                  progress: bool | None = None) -> None:
