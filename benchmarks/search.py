@@ -79,6 +79,9 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=len(DATASETS),
                         help="run the first N of the 20 datasets")
     parser.add_argument("--max-rows", type=int, default=5000)
+    parser.add_argument("--also", nargs="*", default=[], metavar="METHOD",
+                        help="more methods to run beside the bars' five (e.g. neural "
+                        "meta_sampler); they enter the normalisation and the leaderboard")
     args = parser.parse_args()
 
     from automl_meta.benchmark import run_benchmark
@@ -90,7 +93,7 @@ def main() -> None:
     names = list(DATASETS[:args.datasets])
     command = "python benchmarks/search.py " + " ".join(sys.argv[1:])
     print(f"{len(names)} datasets: {', '.join(names)}\n", flush=True)
-    run_benchmark(PMLB, args.out, methods=METHODS, budgets=budgets, seconds=args.seconds,
+    run_benchmark(PMLB, args.out, methods=[*METHODS, *args.also], budgets=budgets, seconds=args.seconds,
                   max_rows=args.max_rows, jobs=args.jobs, datasets=names, command=command)
 
     rows = list(latest(read_results(Path(args.out) / RESULTS_FILE)).values())

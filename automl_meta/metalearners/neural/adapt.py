@@ -18,6 +18,7 @@ import torch
 
 from automl_meta.metalearners.neural.model import (
     SurrogateNet,
+    blend_memory,
     log_marginal_likelihood,
     posterior,
     renormalise,
@@ -55,10 +56,7 @@ def mean_and_embedding(net: SurrogateNet, features: torch.Tensor, configs: torch
     """The prior mean ``(1, n)`` and the kernel's embedding of the ``configs (n, P)``: the
     network's zero-shot mean, blended with the ``memory`` scores ``(n,)`` where known."""
     mean, emb, _ = net(features[None], configs[None])
-    if memory is not None and weight > 0:
-        blended = (1.0 - weight) * mean[0] + weight * torch.nan_to_num(memory)
-        mean = torch.where(torch.isfinite(memory), blended, mean[0])[None]
-    return mean, emb
+    return blend_memory(mean, None if memory is None else memory[None], weight), emb
 
 
 def normalise_observed(scores: torch.Tensor) -> torch.Tensor:

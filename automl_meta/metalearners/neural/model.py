@@ -258,6 +258,16 @@ def log_marginal_likelihood(net: SurrogateNet, emb: torch.Tensor, mean: torch.Te
     return -0.5 * (solved ** 2).sum(-1) - log_det - 0.5 * keep.sum(-1) * math.log(2 * math.pi)
 
 
+def blend_memory(mean: torch.Tensor, memory: torch.Tensor | None,
+                 weight: float) -> torch.Tensor:
+    """The prior mean: the network's ``mean``, blended with the kNN ``memory`` (same shape;
+    NaN where it knows nothing) with ``weight`` where the memory knows the point."""
+    if memory is None or weight <= 0:
+        return mean
+    blended = (1.0 - weight) * mean + weight * torch.nan_to_num(memory)
+    return torch.where(torch.isfinite(memory), blended, mean)
+
+
 def gaussian_nll(y: torch.Tensor, mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
     return 0.5 * (torch.log(2 * math.pi * var) + (y - mu) ** 2 / var)
 
