@@ -272,11 +272,12 @@ def test_cuda_training_and_proposals(knowledge: MetaKnowledge, learner: NeuralLe
                                    atol=1e-3)
 
 
-def test_the_knn_memory_blends_into_the_zero_shot_mean_of_known_configurations(
-        learner: NeuralLearner, tmp_path: Path) -> None:
+def test_the_knn_memory_blends_into_the_zero_shot_mean(learner: NeuralLearner,
+                                                         tmp_path: Path) -> None:
     from automl_meta.space import sample_configs
 
-    unseen = sample_configs(TASK, 2, seed=3, include_defaults=False)[:4]
+    unseen = [c for c in sample_configs(TASK, 3, seed=3, include_defaults=False)
+              if c["algorithm"] in ("linear", "knn", "random_forest")]
     pool = CONFIGS + unseen
     memory = learner._memory
     assert memory is not None
@@ -287,10 +288,19 @@ def test_the_knn_memory_blends_into_the_zero_shot_mean_of_known_configurations(
     blended, _ = learner.predict(query(0.3), TASK, pool)
     alone, _ = network_only.predict(query(0.3), TASK, pool)
     weight = learner.memory_weight
+    known = np.array([config_hash(c) in remembered for c in pool])
+    gaps = {name: [remembered[config_hash(c)] - alone[i] for i, c in enumerate(pool)
+                   if known[i] and c["algorithm"] == name] for name in ("linear", "knn")}
+    gaps["random_forest"] = [g for values in gaps.values() for g in values]  # none known
     for i, config in enumerate(pool):
-        known = remembered.get(config_hash(config))
-        want = alone[i] if known is None else (1 - weight) * alone[i] + weight * known
+        # known: the blend; unknown: the network moved by the memory's mean correction of
+        # the same algorithm (of every algorithm when the memory knows none of it)
+        target = (remembered[config_hash(config)] if known[i]
+                  else alone[i] + np.mean(gaps[config["algorithm"]]))
+        want = (1 - weight) * alone[i] + weight * target
         assert blended[i] == pytest.approx(want, abs=1e-5), config
+    assert not known[len(CONFIGS):].any() and any(c["algorithm"] == "random_forest"
+                                                  for c in unseen)
     # the memory knows this dataset's neighbours: its best guess is near the peak
     best = max(remembered, key=remembered.__getitem__)
     peak = int(np.argmax(true_scores(0.3)))

@@ -295,19 +295,26 @@ class NeuralLearner(MetaLearner):
             raise ConfigurationError(f"The neural learner knows no {task} datasets.")
         with cpu_threads(self._task_runtime(task)["device"], self.threads):
             features = self._features(task, metafeatures)
-            memory = self._recall(metafeatures, task, observed,
-                                  [config_hash(config) for config in configs])
-            net, tried, scores = self._adapted(features, task, observed, memory)
             candidates = self._encode(task, configs)
+            memory = self._recall(features, metafeatures, task, observed, configs,
+                                  [config_hash(config) for config in configs], candidates)
+            net, tried, scores = self._adapted(features, task, observed, memory)
             if tried is None:
                 return self._zero_shot(net, features, candidates, memory)
             mu, sd = predict(net, features, tried, scores, candidates, memory=memory)
         return mu.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
 
-    def _recall(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
-                observed: Sequence[Observation], candidates: Sequence[str]) -> Memory | None:
+    def _recall(self, features: torch.Tensor, metafeatures: Mapping[str, float] | pd.Series,
+                task: str, observed: Sequence[Observation], candidates: Sequence[dict[str, Any]],
+                hashes: Sequence[str], encoded: torch.Tensor) -> Memory | None:
         """What the kNN memory predicts for the observed configurations and for the
-        candidates (given by hash); ``None`` without a memory."""
+        ``candidates`` (with their hashes and encodings); ``None`` without a memory.
+
+        A configuration the meta-db never ran (one sampled from the space) gets the
+        network's mean plus the memory's average correction of it on the same algorithm's
+        known configurations: blending only the known ones would shift them alone, and
+        rank the unknown ones by the network's bias instead of their merit.
+        """
         import torch
 
         from automl_meta.metalearners.neural.adapt import Memory
@@ -316,14 +323,16 @@ class NeuralLearner(MetaLearner):
         if self._memory is None or self.memory_weight <= 0:
             return None
         known = self._memory.predicted_scores(metafeatures, task)
-        device = self._task_runtime(task)["device"]
-
-        def scores(hashes: Iterable[str]) -> torch.Tensor:
-            return torch.tensor([known.get(key, math.nan) for key in hashes],
-                                dtype=torch.float32, device=device)
-
-        return Memory(self.memory_weight,
-                      scores(config_hash(config) for config, _ in observed), scores(candidates))
+        tried = [config for config, _ in observed]
+        points = encoded if not tried else torch.cat([self._encode(task, tried), encoded])
+        with torch.no_grad():  # fine-tuning never changes the network's mean
+            network = self._task_runtime(task)["net"](features[None], points[None])[0][0]
+        remembered = np.array([known.get(key, math.nan) for key in
+                               [*(config_hash(config) for config in tried), *hashes]])
+        filled = fill_by_algorithm(remembered, network.cpu().numpy().astype(float),
+                                   [config["algorithm"] for config in [*tried, *candidates]])
+        as_tensor = torch.as_tensor(filled, dtype=torch.float32, device=encoded.device)
+        return Memory(self.memory_weight, as_tensor[:len(tried)], as_tensor[len(tried):])
 
     def _zero_shot(self, net: SurrogateNet, features: torch.Tensor, configs: torch.Tensor,
                    memory: Memory | None) -> tuple[np.ndarray, np.ndarray]:
@@ -410,9 +419,10 @@ class NeuralLearner(MetaLearner):
             return []
         with cpu_threads(runtime["device"], self.threads):
             features = self._features(task, metafeatures)
-            memory = self._recall(metafeatures, task, observed, [hashes[i] for i in free])
-            net, tried, scores = self._adapted(features, task, observed, memory)
             choices = encoded[free]
+            memory = self._recall(features, metafeatures, task, observed,
+                                  [pool[i] for i in free], [hashes[i] for i in free], choices)
+            net, tried, scores = self._adapted(features, task, observed, memory)
             if tried is None:
                 mean, sd = self._zero_shot(net, features, choices, memory)
                 order = np.argsort(-mean, kind="stable")[:k]
@@ -426,7 +436,8 @@ class NeuralLearner(MetaLearner):
             config = pool[index]
             out.append(Recommendation(
                 config["algorithm"], dict(config.get("params", {})), mu, self.name,
-                _why(mu, sd_, ei, len(observed), info["n_datasets"], task, history[index]),
+                _why(mu, sd_, ei, len(observed), info["n_datasets"], task, history[index],
+                     memory is not None),
                 rank=rank, details={"std": sd_, "expected_improvement": ei,
                                     "observed": len(observed)}))
         return out
@@ -479,6 +490,30 @@ class NeuralLearner(MetaLearner):
         return learner
 
 
+def fill_by_algorithm(remembered: np.ndarray, network: np.ndarray,
+                      algorithms: Sequence[str]) -> np.ndarray:
+    """``remembered`` with each NaN replaced by the ``network`` value plus the mean gap
+    (remembered - network) over the known points of the same algorithm (of all known
+    points when the algorithm has none; nothing known at all: the network's values).
+
+    Example:
+        >>> fill_by_algorithm(np.array([0.8, np.nan, np.nan]), np.array([0.9, 0.7, 0.5]),
+        ...                   ["svm", "svm", "knn"]).round(2).tolist()
+        [0.8, 0.6, 0.4]
+    """
+    gap = remembered - network
+    finite = np.isfinite(gap)
+    overall = float(gap[finite].mean()) if finite.any() else 0.0
+    names = np.asarray(algorithms, dtype=object)
+    filled = remembered.copy()
+    for name in set(algorithms):
+        same = names == name
+        known = gap[same & finite]
+        offset = float(known.mean()) if len(known) else overall
+        filled[same & ~finite] = network[same & ~finite] + offset
+    return filled
+
+
 def _as_score(score: Any) -> float:
     try:
         value = float(score)
@@ -488,13 +523,14 @@ def _as_score(score: Any) -> float:
 
 
 def _why(mu: float, sd: float, ei: float | None, n_observed: int, n_datasets: int, task: str,
-         history: float | None) -> str:
+         history: float | None, remembers: bool) -> str:
     if ei is None:
         past = (f"; it averaged {history:.3f} over the past datasets" if history is not None
                 else "; a configuration sampled from the space")
-        return (f"neural meta-learner (meta-trained on {n_datasets} past {task} datasets) "
-                f"predicts {mu:.3f} of the best known score for a dataset with these "
-                f"meta-features{past}")
+        memory = ", and its kNN memory of them" if remembers and history is not None else ""
+        return (f"neural meta-learner (meta-trained on {n_datasets} past {task} "
+                f"datasets{memory}) predicts {mu:.3f} of the best known score for a dataset "
+                f"with these meta-features{past}")
     return (f"after fine-tuning on {n_observed} observed trials, the neural meta-learner "
             f"predicts {mu:.3f} ± {sd:.3f} relative to the best trial so far (= 1); "
             f"expected improvement {ei:.4f}")
