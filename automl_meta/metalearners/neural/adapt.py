@@ -30,13 +30,15 @@ KEPT = ("mean_net.",)  # parameter prefixes fine-tuning leaves as meta-trained
 
 @dataclass
 class Memory:
-    """What the kNN memory predicts for the points (normalised score; NaN where the meta-db
-    never evaluated the configuration), and its share of the GP's prior mean.
+    """What the kNN memory predicts for the points (normalised score; NaN leaves a point to
+    the network alone), and its share of the GP's prior mean.
 
     The network's zero-shot mean generalises to any configuration; the memory's
     neighbour-weighted scores are sharper for the configurations past datasets really ran.
-    Blended, they rank the first trials better than either, and the GP's conditioning then
-    corrects the blend with every observed trial (measured in ``benchmarks/neural.py``).
+    Blended, they choose the first trials at least as well as the better of the two, and the
+    GP's conditioning then corrects the blend with every observed trial (measured in
+    ``benchmarks/neural.py``). ``NeuralLearner`` fills in the configurations the meta-db
+    never ran (see its ``_recall``).
     """
 
     weight: float
