@@ -93,8 +93,9 @@ def main() -> None:
     names = list(DATASETS[:args.datasets])
     command = "python benchmarks/search.py " + " ".join(sys.argv[1:])
     print(f"{len(names)} datasets: {', '.join(names)}\n", flush=True)
-    run_benchmark(PMLB, args.out, methods=[*METHODS, *args.also], budgets=budgets, seconds=args.seconds,
-                  max_rows=args.max_rows, jobs=args.jobs, datasets=names, command=command)
+    run_benchmark(PMLB, args.out, methods=[*METHODS, *args.also], budgets=budgets,
+                  seconds=args.seconds, max_rows=args.max_rows, jobs=args.jobs, datasets=names,
+                  command=command)
 
     rows = list(latest(read_results(Path(args.out) / RESULTS_FILE)).values())
     rows = [r for r in rows if r["dataset"] in set(names)]
