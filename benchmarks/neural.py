@@ -32,6 +32,7 @@ with 50 observed trials over the learner's full candidate pool.
 Run from the project root::
 
     python benchmarks/neural.py                           # the shipped meta_db/ bundle
+    python benchmarks/neural.py --plot benchmarks/neural_regret.png  # and the curves
     python benchmarks/neural.py --db /tmp/metadb.sqlite   # a meta-db store (copy it first)
 
 Bars: mean regret at 5, 10 and 25 trials below every peer's; meta-training < 600 s; one
@@ -220,7 +221,7 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
                         warm[:args.knn_warm_neural]), n)
             for method, regrets in curves.items():
                 rows.append({**base, "method": method,
-                             **{f"regret@{c}": regrets[c - 1] for c in CHECKPOINTS if c <= n}})
+                             **{f"regret@{i}": r for i, r in enumerate(regrets, start=1)}})
             if args.verbose:
                 print(base["dataset"], {m: round(r[min(n, 10) - 1], 3)
                                         for m, r in curves.items()}, flush=True)
@@ -272,7 +273,7 @@ def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] 
              f"{sum(len(m.datasets) for m in knowledge.matrices.values())} evaluated datasets "
              f"({', '.join(f'{t}: {len(m.datasets)}' for t, m in knowledge.matrices.items())})."]
     if len(results):
-        columns = [c for c in results.columns if c.startswith("regret@")]
+        columns = [f"regret@{c}" for c in CHECKPOINTS if f"regret@{c}" in results.columns]
         summary = results.groupby("method")[columns].agg(["mean", "sem"])
         order = ["neural", "neural/no-ft", "neural/no-memory", "knn+neural", "knn+tpe", "tpe",
                  "random"]
@@ -310,6 +311,31 @@ def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] 
     return "\n".join(lines)
 
 
+def plot_curves(results: pd.DataFrame, path: str) -> None:
+    """Mean normalised regret after each trial, one line per method (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [c for c in results.columns if c.startswith("regret@")]
+    trials = [int(c[7:]) for c in steps]
+    means = results.groupby("method")[steps].mean()
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for method in means.index:
+        bold = method == "neural"
+        axes.plot(trials, means.loc[method].to_numpy(), label=method,
+                  linewidth=2.5 if bold else 1.2, color="black" if bold else None)
+    axes.set(yscale="log", xlabel="trials", ylabel="mean normalised regret (log)",
+             title=f"Simulated search, {results['dataset'].nunique()} held-out datasets")
+    for checkpoint in CHECKPOINTS:
+        axes.axvline(checkpoint, color="grey", linewidth=0.5, linestyle=":")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", help="a meta-db store (path or URL); default: the shipped "
@@ -330,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--out", help="write the per-dataset regrets to this CSV")
+    parser.add_argument("--plot", help="draw the mean regret curves into this PNG")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
@@ -337,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     results, extra = (pd.DataFrame(), {}) if args.skip_search else simulate(knowledge, args)
     if args.out and len(results):
         results.to_csv(args.out, index=False)
+    if args.plot and len(results):
+        plot_curves(results, args.plot)
     timing = None if args.skip_speed else speed(knowledge, args)
     print(report(results, extra, timing, knowledge))
     return 0
