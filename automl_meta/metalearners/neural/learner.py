@@ -296,19 +296,22 @@ class NeuralLearner(MetaLearner):
         with cpu_threads(self._task_runtime(task)["device"], self.threads):
             features = self._features(task, metafeatures)
             candidates = self._encode(task, configs)
-            memory = self._recall(features, metafeatures, task, observed, configs,
+            tried = self._encode(task, [config for config, _ in observed]) if observed else None
+            memory = self._recall(features, metafeatures, task, observed, tried, configs,
                                   [config_hash(config) for config in configs], candidates)
-            net, tried, scores = self._adapted(features, task, observed, memory)
+            net, scores = self._adapted(features, task, observed, tried, memory)
             if tried is None:
                 return self._zero_shot(net, features, candidates, memory)
             mu, sd = predict(net, features, tried, scores, candidates, memory=memory)
         return mu.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
 
     def _recall(self, features: torch.Tensor, metafeatures: Mapping[str, float] | pd.Series,
-                task: str, observed: Sequence[Observation], candidates: Sequence[dict[str, Any]],
-                hashes: Sequence[str], encoded: torch.Tensor) -> Memory | None:
-        """What the kNN memory predicts for the observed configurations and for the
-        ``candidates`` (with their hashes and encodings); ``None`` without a memory.
+                task: str, observed: Sequence[Observation], tried: torch.Tensor | None,
+                candidates: Sequence[dict[str, Any]], hashes: Sequence[str],
+                encoded: torch.Tensor) -> Memory | None:
+        """What the kNN memory predicts for the ``observed`` configurations (encoded as
+        ``tried``) and for the ``candidates`` (with their hashes and encodings); ``None``
+        without a memory.
 
         A configuration the meta-db never ran (one sampled from the space) gets the
         network's mean plus the memory's average correction of it on the same algorithm's
@@ -323,16 +326,16 @@ class NeuralLearner(MetaLearner):
         if self._memory is None or self.memory_weight <= 0:
             return None
         known = self._memory.predicted_scores(metafeatures, task)
-        tried = [config for config, _ in observed]
-        points = encoded if not tried else torch.cat([self._encode(task, tried), encoded])
+        configs = [*(config for config, _ in observed), *candidates]
+        points = encoded if tried is None else torch.cat([tried, encoded])
         with torch.no_grad():  # fine-tuning never changes the network's mean
             network = self._task_runtime(task)["net"](features[None], points[None])[0][0]
         remembered = np.array([known.get(key, math.nan) for key in
-                               [*(config_hash(config) for config in tried), *hashes]])
+                               [*(config_hash(config) for config, _ in observed), *hashes]])
         filled = fill_by_algorithm(remembered, network.cpu().numpy().astype(float),
-                                   [config["algorithm"] for config in [*tried, *candidates]])
+                                   [config["algorithm"] for config in configs])
         as_tensor = torch.as_tensor(filled, dtype=torch.float32, device=encoded.device)
-        return Memory(self.memory_weight, as_tensor[:len(tried)], as_tensor[len(tried):])
+        return Memory(self.memory_weight, as_tensor[:len(observed)], as_tensor[len(observed):])
 
     def _zero_shot(self, net: SurrogateNet, features: torch.Tensor, configs: torch.Tensor,
                    memory: Memory | None) -> tuple[np.ndarray, np.ndarray]:
@@ -349,23 +352,22 @@ class NeuralLearner(MetaLearner):
         return mean[0].cpu().numpy().astype(float), sd[0].cpu().numpy().astype(float)
 
     def _adapted(self, features: torch.Tensor, task: str, observed: Sequence[Observation],
-                 memory: Memory | None) -> tuple[Any, Any, Any]:
-        """The network fine-tuned on ``observed``, the encoded configurations tried and
-        their normalised scores (``None`` twice without observations)."""
+                 tried: torch.Tensor | None, memory: Memory | None) -> tuple[Any, Any]:
+        """The network fine-tuned on ``observed`` (its configurations encoded as ``tried``)
+        and their normalised scores (``None`` without observations)."""
         import torch
 
         from automl_meta.metalearners.neural.adapt import fine_tune, normalise_observed
 
         net = self._task_runtime(task)["net"]
-        if not observed:
-            return net, None, None
-        tried = self._encode(task, [config for config, _ in observed])
+        if tried is None:
+            return net, None
         raw = [_as_score(score) for _, score in observed]
         scores = normalise_observed(torch.tensor(raw, dtype=torch.float32,
                                                  device=tried.device))
         tuned = fine_tune(net, features, tried, scores, self.finetune_steps, self.finetune_lr,
                           memory)
-        return tuned, tried, scores
+        return tuned, scores
 
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
                   k: int = 10) -> list[Recommendation]:
@@ -420,9 +422,10 @@ class NeuralLearner(MetaLearner):
         with cpu_threads(runtime["device"], self.threads):
             features = self._features(task, metafeatures)
             choices = encoded[free]
-            memory = self._recall(features, metafeatures, task, observed,
+            tried = self._encode(task, [config for config, _ in observed]) if observed else None
+            memory = self._recall(features, metafeatures, task, observed, tried,
                                   [pool[i] for i in free], [hashes[i] for i in free], choices)
-            net, tried, scores = self._adapted(features, task, observed, memory)
+            net, scores = self._adapted(features, task, observed, tried, memory)
             if tried is None:
                 mean, sd = self._zero_shot(net, features, choices, memory)
                 order = np.argsort(-mean, kind="stable")[:k]
