@@ -121,9 +121,10 @@ def select_datasets(data_dir: str | Path | Sequence[str | Path],
     paths: list[Path] = []
     seen: set[Path] = set()
     for directory in dirs:
-        if Path(directory).resolve() in seen:
+        resolved = Path(directory).resolve()
+        if resolved in seen:
             continue  # the same directory named twice is read once
-        seen.add(Path(directory).resolve())
+        seen.add(resolved)
         found = list_datasets(directory)
         if not found:
             raise ConfigurationError(f"{directory} holds no dataset file load_dataset reads "
