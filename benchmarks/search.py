@@ -87,15 +87,19 @@ def main() -> None:
     from automl_meta.benchmark import run_benchmark
     from automl_meta.benchmark.results import RESULTS_FILE, latest, read_results
     from automl_meta.benchmark.summary import summarise
+    from automl_meta.errors import AutoMLMetaError
 
     budgets = sorted(int(b) for b in args.budgets.split(","))
     small, large = budgets[0], budgets[-1]
     names = list(DATASETS[:args.datasets])
     command = "python benchmarks/search.py " + " ".join(sys.argv[1:])
     print(f"{len(names)} datasets: {', '.join(names)}\n", flush=True)
-    run_benchmark(PMLB, args.out, methods=[*METHODS, *args.also], budgets=budgets,
-                  seconds=args.seconds, max_rows=args.max_rows, jobs=args.jobs, datasets=names,
-                  command=command)
+    try:
+        run_benchmark(PMLB, args.out, methods=[*METHODS, *args.also], budgets=budgets,
+                      seconds=args.seconds, max_rows=args.max_rows, jobs=args.jobs,
+                      datasets=names, command=command)
+    except AutoMLMetaError as exc:  # a wrong --also name, a missing data directory
+        parser.exit(2, f"error: {exc}\n")
 
     rows = list(latest(read_results(Path(args.out) / RESULTS_FILE)).values())
     rows = [r for r in rows if r["dataset"] in set(names)]

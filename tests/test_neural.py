@@ -334,8 +334,9 @@ def test_invalid_parameters_name_the_parameter(knowledge: MetaKnowledge) -> None
 
     with pytest.raises(ConfigurationError, match="steps"):
         NeuralLearner(steps=0).fit(knowledge)
-    with pytest.raises(ConfigurationError, match="memory_weight"):
-        NeuralLearner(memory_weight=1.5).fit(knowledge)
+    for weight in (1.5, "0.5", None):
+        with pytest.raises(ConfigurationError, match="memory_weight"):
+            NeuralLearner(memory_weight=weight).fit(knowledge)
     with pytest.raises(ConfigurationError, match="not fitted"):
         NeuralLearner().recommend(query(0.5), TASK, k=1)
 

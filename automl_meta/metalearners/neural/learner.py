@@ -197,7 +197,9 @@ class NeuralLearner(MetaLearner):
             value = getattr(self, key)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{key}={value!r} must be a positive integer.")
-        if not 0 <= self.memory_weight <= 1:
+        weight = self.memory_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) \
+                or not 0 <= weight <= 1:
             raise ConfigurationError(
                 f"memory_weight={self.memory_weight!r} must be a share in [0, 1].")
         if not 0 <= self.calibration < 1:
