@@ -34,6 +34,10 @@ ENSEMBLE_CANDIDATES = 8
 REFIT_RESERVE = 0.06  # least share of the budget kept for the final refit and recording
 MIN_RESERVE_SECONDS = 0.5
 MIN_TRIAL_SECONDS = 0.5
+# up to this many search rows, protocol="auto" cross-validates in 5 folds (else 3): fits are
+# cheap there, and a 3-fold estimate on a few hundred rows is noisy enough that picking
+# the best of a hundred trials by it picks luck (the winner's curse)
+SMALL_SEARCH_ROWS = 1000
 PROGRESS_INTERVAL = 0.25  # seconds between progress reports while trials run
 STAGES = ("prepare", "search", "refit", "record", "done")
 
@@ -168,7 +172,7 @@ def fit(
     task: str | None = None,
     strategy: str = "auto",
     n_warm: int = 10,
-    protocol: str = "cv3",
+    protocol: str = "auto",
     ensemble: bool = True,
     record: bool = True,
     db: Any = None,
@@ -186,7 +190,8 @@ def fit(
             metrics of :func:`~automl_meta.evaluate`.
         n_jobs: trials evaluated at once.
         strategy: the meta-learner giving the first ``n_warm`` configurations.
-        protocol: the search's validation protocol (``cv3`` default).
+        protocol: the search's validation protocol, ``cvK`` or ``holdoutF``; ``"auto"``
+            (default) is ``cv5`` up to 1000 rows and ``cv3`` above.
         ensemble: allow a greedy ensemble of the top configurations.
         record: write every evaluation and the run into the user's meta-database (or the
             server's).
@@ -231,6 +236,7 @@ def fit(
     report = _Reporter(callback, metric, sign, started, seconds)
     report("prepare", evaluations)
     search_data = data.subsample(SEARCH_MAX_ROWS, random_state=random_state)
+    protocol = search_protocol(protocol, search_data.n_rows)
     metafeatures = extract_metafeatures(data)
     client, own_client = _server_client(server, seconds)
     try:
@@ -398,11 +404,32 @@ def _describe_refit(ok: list[Any], members: list[dict[str, Any]],
     return best, score[id(best)]
 
 
+def search_protocol(protocol: str, n_rows: int) -> str:
+    """The protocol ``fit`` searches with: ``protocol`` itself (checked), or for ``"auto"``
+    ``cv5`` up to :data:`SMALL_SEARCH_ROWS` rows and ``cv3`` above.
+
+    Example:
+        >>> search_protocol("auto", 300), search_protocol("auto", 5000)
+        ('cv5', 'cv3')
+    """
+    from automl_meta.evaluation import Protocol
+
+    if protocol == "auto":
+        return "cv5" if n_rows <= SMALL_SEARCH_ROWS else "cv3"
+    Protocol.parse(protocol)  # a clear error for a protocol we do not know
+    return protocol
+
+
 def _refit_seconds(evaluation: Any, data: Dataset, search_data: Dataset) -> float:
     """About how long refitting ``evaluation``'s configuration on all of ``data`` takes: its
-    CV fits (k fits on (k-1)/k of the search rows, about two full fits for cv3) scaled from
-    the search rows to all rows."""
-    return evaluation.fit_seconds / 2.0 * data.n_rows / max(search_data.n_rows, 1)
+    validation fits (k fits on (k-1)/k of the search rows are k-1 full fits; a holdout's
+    one fit on 1-f of them) scaled from the search rows to all rows."""
+    from automl_meta.evaluation import Protocol
+
+    protocol = Protocol.parse(evaluation.protocol)
+    full_fits = (protocol.n_splits - 1.0 if protocol.kind == "cv"
+                 else 1.0 - protocol.test_size)
+    return evaluation.fit_seconds / full_fits * data.n_rows / max(search_data.n_rows, 1)
 
 
 def _refit(members: list[dict[str, Any]], weights: list[float], data: Dataset,

@@ -110,6 +110,22 @@ def test_a_summary_of_some_entries_normalises_and_ranks_among_those_only() -> No
     assert summary["entries"]["random@5"]["mean_normalised"] == pytest.approx(0.5)
 
 
+def test_a_report_names_what_its_cases_are(tmp_path: Path) -> None:
+    from automl_meta.benchmark.report import write_report
+
+    settings = {"max_rows": 5000, "seed": "0, 1", "seconds": 30.0, "trial_seconds": 30.0,
+                "folds": 3}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    write_report(tmp_path / "a", HAND_MADE, summarise(HAND_MADE), settings, "cmd")
+    write_report(tmp_path / "b", HAND_MADE, summarise(HAND_MADE), settings, "cmd",
+                 unit="dataset splits")
+    plain, pooled = ((tmp_path / d / "report.md").read_text() for d in ("a", "b"))
+    assert "- datasets: 4 (4 classification); 3 with at least one" in plain
+    assert "- dataset splits: 4 (4 classification); 3 with at least one" in pooled
+    assert "75/25 split (seed 0, 1)" in pooled
+
+
 def test_unknown_methods_and_bad_budgets_are_refused_with_the_choices() -> None:
     with pytest.raises(ConfigurationError, match="warm_tpe"):
         harness.run_benchmark(".", "out", methods=["warm_tps"])

@@ -80,6 +80,43 @@ def test_fit_can_skip_recording(isolated_store: Path) -> None:
     assert MetaDB(isolated_store).stats()["evaluations"] == 0
 
 
+def test_fit_searches_small_data_in_five_folds_and_checks_the_protocol_first() -> None:
+    from automl_meta.automl import SMALL_SEARCH_ROWS, search_protocol
+
+    assert search_protocol("auto", SMALL_SEARCH_ROWS) == "cv5"
+    assert search_protocol("auto", SMALL_SEARCH_ROWS + 1) == "cv3"
+    assert search_protocol("holdout0.2", 50) == "holdout0.2"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit("sklearn:iris", budget=5, record=False)
+    assert result.protocol == "cv5"
+    assert set(result.study.trials_dataframe()["state"]) >= {"COMPLETE"}
+    started = time.perf_counter()
+    with pytest.raises(ConfigurationError, match="'cv1' is not a protocol we know"):
+        fit("sklearn:iris", budget=30, protocol="cv1", record=False)
+    assert time.perf_counter() - started < 10  # refused before the search, not per trial
+
+
+def test_refit_time_is_scaled_from_the_validation_fits_of_the_protocol() -> None:
+    from automl_meta import load_dataset
+    from automl_meta.automl import _refit_seconds
+    from automl_meta.evaluation import Evaluation
+    from automl_meta.space import default_config
+
+    data = load_dataset("sklearn:iris")
+    half = data.subsample(75, random_state=0)
+
+    def expected(protocol: str) -> float:
+        evaluation = Evaluation(default_config("linear"), protocol, "ok",
+                                task="classification", fit_seconds=8.0)
+        return _refit_seconds(evaluation, data, half)
+
+    # cv5: five fits on 4/5 of the rows are four full fits; cv3 two; a holdout 0.75 of one
+    assert expected("cv5:s0") == pytest.approx(8.0 / 4 * 2)
+    assert expected("cv3:s0") == pytest.approx(8.0 / 2 * 2)
+    assert expected("holdout0.25:s0") == pytest.approx(8.0 / 0.75 * 2)
+
+
 def test_a_refit_that_cannot_come_back_falls_back_to_the_next_best(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import automl_meta.evaluation as evaluation

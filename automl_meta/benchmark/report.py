@@ -19,11 +19,14 @@ MAX_FAILURES_LISTED = 40
 
 def write_report(out: str | Path, rows: Sequence[Mapping[str, Any]],
                  summary: Mapping[str, Any], settings: Mapping[str, Any],
-                 command: str | None = None) -> list[Path]:
-    """Write ``report.md`` and the plots into ``out``; returns the files written."""
+                 command: str | None = None, unit: str = "datasets") -> list[Path]:
+    """Write ``report.md`` and the plots into ``out``; returns the files written.
+
+    ``unit`` names what a row's ``dataset`` is (``"dataset splits"`` when one report pools
+    several seeds of each dataset)."""
     out = Path(out)
     plots, plot_note = _plots(out, summary)
-    lines = _header(rows, summary, settings, command)
+    lines = _header(rows, summary, settings, command, unit)
     lines += _leaderboard(summary)
     lines += _by_trials(summary)
     lines += _head_to_head(summary)
@@ -42,7 +45,7 @@ def write_report(out: str | Path, rows: Sequence[Mapping[str, Any]],
 
 
 def _header(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any],
-            settings: Mapping[str, Any], command: str | None) -> list[str]:
+            settings: Mapping[str, Any], command: str | None, unit: str) -> list[str]:
     tasks: dict[str, str] = {}
     for row in rows:
         if row.get("task"):
@@ -53,7 +56,7 @@ def _header(rows: Sequence[Mapping[str, Any]], summary: Mapping[str, Any],
              f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}."]
     if command:
         lines += ["", "```", command, "```"]
-    lines += ["", f"- datasets: {len(tasks)} ("
+    lines += ["", f"- {unit}: {len(tasks)} ("
               + ", ".join(f"{n} {t}" for t, n in counts.items()) + f"); {len(scored)} with at "
               "least one successful method enter the means",
               "- protocol: rows capped at {max_rows} (seeded, stratified for classification), "
