@@ -34,10 +34,6 @@ ENSEMBLE_CANDIDATES = 8
 REFIT_RESERVE = 0.06  # least share of the budget kept for the final refit and recording
 MIN_RESERVE_SECONDS = 0.5
 MIN_TRIAL_SECONDS = 0.5
-# up to this many search rows, protocol="auto" cross-validates in 5 folds (else 3): fits are
-# cheap there, and a 3-fold estimate on a few hundred rows is noisy enough that picking
-# the best of a hundred trials by it picks luck (the winner's curse)
-SMALL_SEARCH_ROWS = 1000
 PROGRESS_INTERVAL = 0.25  # seconds between progress reports while trials run
 STAGES = ("prepare", "search", "refit", "record", "done")
 
@@ -172,7 +168,7 @@ def fit(
     task: str | None = None,
     strategy: str = "auto",
     n_warm: int = 10,
-    protocol: str = "auto",
+    protocol: str = "cv3",
     ensemble: bool = True,
     record: bool = True,
     db: Any = None,
@@ -190,8 +186,9 @@ def fit(
             metrics of :func:`~automl_meta.evaluate`.
         n_jobs: trials evaluated at once.
         strategy: the meta-learner giving the first ``n_warm`` configurations.
-        protocol: the search's validation protocol, ``cvK`` or ``holdoutF``; ``"auto"``
-            (default) is ``cv5`` up to 1000 rows and ``cv3`` above.
+        protocol: the search's validation protocol, ``cvK`` or ``holdoutF`` (``cv3``
+            default; ``cv5`` was no better on the search benchmark, see
+            ``benchmarks/RESULTS.md``).
         ensemble: allow a greedy ensemble of the top configurations.
         record: write every evaluation and the run into the user's meta-database (or the
             server's).
@@ -213,7 +210,7 @@ def fit(
     import optuna
 
     from automl_meta._metrics import LOWER_IS_BETTER, PRIMARY_METRIC, default_metrics
-    from automl_meta.evaluation import evaluate
+    from automl_meta.evaluation import Protocol, evaluate
     from automl_meta.metafeatures import extract_metafeatures
     from automl_meta.optuna_integration import MetaSampler
     from automl_meta.space import suggest
@@ -236,7 +233,7 @@ def fit(
     report = _Reporter(callback, metric, sign, started, seconds)
     report("prepare", evaluations)
     search_data = data.subsample(SEARCH_MAX_ROWS, random_state=random_state)
-    protocol = search_protocol(protocol, search_data.n_rows)
+    Protocol.parse(protocol)  # a clear error now rather than a failure in every trial
     metafeatures = extract_metafeatures(data)
     client, own_client = _server_client(server, seconds)
     try:
@@ -402,22 +399,6 @@ def _describe_refit(ok: list[Any], members: list[dict[str, Any]],
                                                                     strict=True)):
         return best, chosen_score
     return best, score[id(best)]
-
-
-def search_protocol(protocol: str, n_rows: int) -> str:
-    """The protocol ``fit`` searches with: ``protocol`` itself (checked), or for ``"auto"``
-    ``cv5`` up to :data:`SMALL_SEARCH_ROWS` rows and ``cv3`` above.
-
-    Example:
-        >>> search_protocol("auto", 300), search_protocol("auto", 5000)
-        ('cv5', 'cv3')
-    """
-    from automl_meta.evaluation import Protocol
-
-    if protocol == "auto":
-        return "cv5" if n_rows <= SMALL_SEARCH_ROWS else "cv3"
-    Protocol.parse(protocol)  # a clear error for a protocol we do not know
-    return protocol
 
 
 def _refit_seconds(evaluation: Any, data: Dataset, search_data: Dataset) -> float:

@@ -80,17 +80,14 @@ def test_fit_can_skip_recording(isolated_store: Path) -> None:
     assert MetaDB(isolated_store).stats()["evaluations"] == 0
 
 
-def test_fit_searches_small_data_in_five_folds_and_checks_the_protocol_first() -> None:
-    from automl_meta.automl import SMALL_SEARCH_ROWS, search_protocol
-
-    assert search_protocol("auto", SMALL_SEARCH_ROWS) == "cv5"
-    assert search_protocol("auto", SMALL_SEARCH_ROWS + 1) == "cv3"
-    assert search_protocol("holdout0.2", 50) == "holdout0.2"
+def test_fit_searches_with_the_protocol_asked_for_and_checks_it_first(
+        isolated_store: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = fit("sklearn:iris", budget=5, record=False)
+        result = fit("sklearn:iris", budget=5, protocol="cv5")
     assert result.protocol == "cv5"
-    assert set(result.study.trials_dataframe()["state"]) >= {"COMPLETE"}
+    recorded = MetaDB(isolated_store).table("evaluation")
+    assert len(recorded) >= 1 and set(recorded["protocol"]) == {"cv5:s0"}
     started = time.perf_counter()
     with pytest.raises(ConfigurationError, match="'cv1' is not a protocol we know"):
         fit("sklearn:iris", budget=30, protocol="cv1", record=False)
