@@ -126,10 +126,10 @@ def pooled_rows(out: Path, seeds: list[int], names: list[str]) -> list[dict[str,
     With one seed the names stay as they are."""
     from automl_meta.benchmark.results import RESULTS_FILE, latest, read_results
 
-    rows = []
+    rows, wanted = [], set(names)
     for seed in seeds:
         for row in latest(read_results(out / f"seed-{seed}" / RESULTS_FILE)).values():
-            if row["dataset"] in set(names):
+            if row["dataset"] in wanted:
                 if len(seeds) > 1:
                     row["dataset"] = f"{row['dataset']} #{seed}"
                 rows.append(row)
