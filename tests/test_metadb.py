@@ -567,3 +567,20 @@ def test_a_dask_build_evaluates_every_cell(tmp_path: Path) -> None:
     totals = build(db, ["sklearn:iris"], settings, jobs=2, backend="dask", progress=False)
     # before run_chunk kept joblib's backend out of its tasks, every evaluation hung
     assert totals["failed"] == 0 and totals["ok"] == db.stats()["evaluations"] == 14
+
+
+def test_the_pending_bundle_uses_the_shipped_grid_and_adds_only_its_own_datasets(
+        tmp_path: Path) -> None:
+    """meta_db/pending/ (built after the shipped bundle, not read by the loader) merges
+    into a store holding the shipped bundle: same configurations, 27 new datasets."""
+    from automl_meta.metadb._bundle import read_bundle_tables
+
+    root = Path(__file__).resolve().parents[1] / "meta_db"
+    shipped, pending = read_bundle_tables(root), read_bundle_tables(root / "pending")
+    assert set(pending["config"]["hash"]) <= set(shipped["config"]["hash"])
+    db = MetaDB(tmp_path / "merged.sqlite")
+    before = import_bundle(db, root)["evaluations_added"]
+    added = import_bundle(db, root / "pending")["evaluations_added"]
+    stats = db.stats()
+    assert stats["evaluations"] == before + added and 0 < added < len(pending["evaluation"])
+    assert stats["datasets_evaluated"] - len(set(shipped["evaluation"]["dataset_id"])) == 27
