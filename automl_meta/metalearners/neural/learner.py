@@ -298,14 +298,29 @@ class NeuralLearner(MetaLearner):
         with cpu_threads(self._task_runtime(task)["device"], self.threads):
             features = self._features(task, metafeatures)
             candidates = self._encode(task, configs)
-            tried = self._encode(task, [config for config, _ in observed]) if observed else None
-            memory = self._recall(features, metafeatures, task, observed, tried, configs,
-                                  [config_hash(config) for config in configs], candidates)
-            net, scores = self._adapted(features, task, observed, tried, memory)
+            net, tried, scores, memory = self._condition(
+                features, metafeatures, task, observed, configs,
+                [config_hash(config) for config in configs], candidates)
             if tried is None:
                 return self._zero_shot(net, features, candidates, memory)
             mu, sd = predict(net, features, tried, scores, candidates, memory=memory)
         return mu.cpu().numpy().astype(float), sd.cpu().numpy().astype(float)
+
+    def _condition(self, features: torch.Tensor,
+                   metafeatures: Mapping[str, float] | pd.Series, task: str,
+                   observed: Sequence[Observation], candidates: Sequence[dict[str, Any]],
+                   hashes: Sequence[str], encoded: torch.Tensor,
+                   ) -> tuple[Any, torch.Tensor | None, Any, Memory | None]:
+        """Everything a prediction for the ``candidates`` (with their hashes and encodings)
+        conditions on: the network fine-tuned on ``observed``, their configurations encoded
+        and their normalised scores (``None`` twice without observations), and the kNN
+        memory's predictions (:meth:`_recall`), with the observed configurations encoded
+        once for both."""
+        tried = self._encode(task, [config for config, _ in observed]) if observed else None
+        memory = self._recall(features, metafeatures, task, observed, tried, candidates,
+                              hashes, encoded)
+        net, scores = self._adapted(features, task, observed, tried, memory)
+        return net, tried, scores, memory
 
     def _recall(self, features: torch.Tensor, metafeatures: Mapping[str, float] | pd.Series,
                 task: str, observed: Sequence[Observation], tried: torch.Tensor | None,
@@ -424,10 +439,9 @@ class NeuralLearner(MetaLearner):
         with cpu_threads(runtime["device"], self.threads):
             features = self._features(task, metafeatures)
             choices = encoded[free]
-            tried = self._encode(task, [config for config, _ in observed]) if observed else None
-            memory = self._recall(features, metafeatures, task, observed, tried,
-                                  [pool[i] for i in free], [hashes[i] for i in free], choices)
-            net, scores = self._adapted(features, task, observed, tried, memory)
+            net, tried, scores, memory = self._condition(
+                features, metafeatures, task, observed, [pool[i] for i in free],
+                [hashes[i] for i in free], choices)
             if tried is None:
                 mean, sd = self._zero_shot(net, features, choices, memory)
                 order = np.argsort(-mean, kind="stable")[:k]
