@@ -40,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 PMLB = ROOT.parent / "shared" / "datasets" / "pmlb"
 SELECTION_SEED = 9  # issue 9
+CASE_SEPARATOR = " #"  # a pooled case is named "<dataset> #<seed>"
 METHODS = ("tpe", "warm_tpe", "fit", "tpe_seconds", "flaml_automl")
 # choose_datasets(20) against the shipped meta_db/ of 111 evaluated datasets, frozen so that
 # a grown meta-database does not change the benchmark (classification and regression
@@ -113,9 +114,12 @@ def main() -> None:
                           jobs=args.jobs, seed=seed, datasets=names, command=command)
         except AutoMLMetaError as exc:  # a wrong --also name, a missing data directory
             parser.exit(2, f"error: {exc}\n")
+    from automl_meta.benchmark.summary import summarise
+
     rows = pooled_rows(out, seeds, names)
-    _write_pooled_report(out, rows, seeds, command)
-    _print_bars(rows, budgets[0], budgets[-1], f"{args.seconds:g}s", args.seconds,
+    summary = summarise(rows)
+    _write_pooled_report(out, rows, summary, seeds, command)
+    _print_bars(rows, summary, budgets[0], budgets[-1], f"{args.seconds:g}s", args.seconds,
                 len(names), len(seeds))
     print(f"\nreport: {out / 'report.md'}")
 
@@ -131,30 +135,28 @@ def pooled_rows(out: Path, seeds: list[int], names: list[str]) -> list[dict[str,
         for row in latest(read_results(out / f"seed-{seed}" / RESULTS_FILE)).values():
             if row["dataset"] in wanted:
                 if len(seeds) > 1:
-                    row["dataset"] = f"{row['dataset']} #{seed}"
+                    row["dataset"] = f"{row['dataset']}{CASE_SEPARATOR}{seed}"
                 rows.append(row)
     return rows
 
 
-def _write_pooled_report(out: Path, rows: list[dict[str, Any]], seeds: list[int],
-                         command: str) -> None:
+def _write_pooled_report(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any],
+                         seeds: list[int], command: str) -> None:
     from automl_meta.benchmark.report import write_report
-    from automl_meta.benchmark.summary import summarise
 
     settings = json.loads((out / f"seed-{seeds[0]}" / "settings.json").read_text())
     protocol = {**settings["protocol"], "seed": ", ".join(map(str, seeds))}
-    summary = summarise(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     unit = "dataset splits (dataset #seed)" if len(seeds) > 1 else "datasets"
     write_report(out, rows, summary, protocol, command, unit=unit)
 
 
-def _print_bars(rows: list[dict[str, Any]], small: int, large: int, seconds: str,
-                budget: float, n_datasets: int, n_seeds: int) -> None:
+def _print_bars(rows: list[dict[str, Any]], summary: dict[str, Any], small: int, large: int,
+                seconds: str, budget: float, n_datasets: int, n_seeds: int) -> None:
     from automl_meta.benchmark.summary import score_table, summarise
 
     cases = f"{n_datasets} datasets x {n_seeds} splits"
-    entries = summarise(rows)["entries"]
+    entries = summary["entries"]
     warm, cold = entries.get(f"warm_tpe@{small}"), entries.get(f"tpe@{large}")
     print(f"\n== warm start: warm_tpe@{small} vs tpe@{large} ({cases}) ==")
     if warm and cold and warm["mean_normalised"] is not None:
@@ -197,6 +199,13 @@ def _print_bars(rows: list[dict[str, Any]], small: int, large: int, seconds: str
         print(f"bar overrun <= 10%: {'PASS' if worst <= 0.10 else 'FAIL'}")
 
 
+def dataset_of(case: str) -> str:
+    """The dataset a pooled case (``"<dataset> #<seed>"``, see :func:`pooled_rows`) is a
+    split of; a name that is no pooled case is its own dataset."""
+    name, separator, seed = case.rpartition(CASE_SEPARATOR)
+    return name if separator and seed.isdigit() else case
+
+
 def _paired_gap(table: Any, first: str, second: str) -> str:
     """Mean over datasets of (first - second) normalised score, each dataset's splits
     averaged first, with its standard error over the datasets."""
@@ -204,7 +213,7 @@ def _paired_gap(table: Any, first: str, second: str) -> str:
     if first not in wide or second not in wide:
         return "n/a"
     diff = (wide[first] - wide[second]).dropna()
-    per_dataset = diff.groupby(diff.index.str.replace(r" #\d+$", "", regex=True)).mean()
+    per_dataset = diff.groupby(diff.index.map(dataset_of)).mean()
     if len(per_dataset) < 2:
         return f"{per_dataset.mean():+.3f}"
     sem = per_dataset.std(ddof=1) / math.sqrt(len(per_dataset))
