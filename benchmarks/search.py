@@ -101,6 +101,8 @@ def main() -> None:
     try:
         seeds = sorted({int(s) for s in args.seeds.split(",") if s.strip()})
     except ValueError:
+        seeds = []
+    if not seeds:
         parser.exit(2, f"error: --seeds {args.seeds!r} is not a comma-separated list of "
                     "integers, e.g. 0,1,2\n")
     names = list(DATASETS[:args.datasets])

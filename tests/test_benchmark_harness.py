@@ -129,6 +129,9 @@ def test_a_report_names_what_its_cases_are(tmp_path: Path) -> None:
 def test_unknown_methods_and_bad_budgets_are_refused_with_the_choices() -> None:
     with pytest.raises(ConfigurationError, match="warm_tpe"):
         harness.run_benchmark(".", "out", methods=["warm_tps"])
+    for seed in (-1, 2 ** 32, 1.5, True):
+        with pytest.raises(ConfigurationError, match="seed=.* must be a whole number"):
+            harness.run_benchmark(".", "out", methods=["tpe"], seed=seed)
     with pytest.raises(ConfigurationError, match="positive whole numbers"):
         harness.run_benchmark(".", "out", methods=["tpe"], budgets=[0, 5])
 

@@ -65,6 +65,10 @@ class BenchmarkSettings:
                                      "cross-validate; expected at least 20.")
         if self.folds < 2:
             raise ConfigurationError(f"folds={self.folds!r} must be at least 2.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) \
+                or not 0 <= self.seed < 2 ** 32:
+            raise ConfigurationError(f"seed={self.seed!r} must be a whole number from 0 to "
+                                     "2**32 - 1 (the seeds scikit-learn and NumPy take).")
 
     @property
     def largest_budget(self) -> int:
