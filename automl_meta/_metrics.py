@@ -11,6 +11,12 @@ CLASSIFICATION_METRICS = ("balanced_accuracy", "accuracy", "roc_auc", "log_loss"
 REGRESSION_METRICS = ("r2", "rmse", "mae")
 PRIMARY_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
 LOWER_IS_BETTER = {"log_loss", "rmse", "mae"}
+# the values each metric can take (inclusive bounds; None: unbounded on that side), which
+# the meta-database checks every recorded score against
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "balanced_accuracy": (0.0, 1.0), "accuracy": (0.0, 1.0), "roc_auc": (0.0, 1.0),
+    "log_loss": (0.0, None), "r2": (None, 1.0), "rmse": (0.0, None), "mae": (0.0, None),
+}
 
 
 def default_metrics(task: str) -> tuple[str, ...]:

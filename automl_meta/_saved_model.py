@@ -3,8 +3,9 @@
 The directory holds ``config.json`` (the chosen configuration(s), the metric, and the
 feature columns the model reads), ``leaderboard.csv``, ``report.md`` and, when scikit-learn's
 safe format can hold the model, ``model.skops``. Nothing is ever pickled: loading checks
-every type in ``model.skops`` against an allowlist (scikit-learn, numpy and automl-meta's
-own estimators) before anything is built.
+every node of ``model.skops`` against the exact class names our own saving produces
+(:data:`automl_meta._safe_skops.SAVED_MODEL`) before anything is built, and checks that
+``config.json`` has the fields and types it was written with.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from automl_meta._safe_skops import SAVED_MODEL, load_skops
 from automl_meta.errors import ArtifactError, AutoMLMetaWarning, ConfigurationError
 
 if TYPE_CHECKING:
@@ -26,15 +28,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.skops"
-TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.")
-TRUSTED_TYPES = frozenset({
-    "automl_meta._ensemble.WeightedEnsemble",
-    "automl_meta._label_codes.LabelCodedClassifier",
-    "automl_meta.space._capped.NeighborsCappedClassifier",
-    "automl_meta.space._capped.NeighborsCappedRegressor",
-    "automl_meta.space._capped.RowCappedClassifier",
-    "automl_meta.space._capped.RowCappedRegressor",
-})
+TASKS = ("classification", "regression")
 
 
 def save_result(result: FitResult, directory: str | Path) -> list[Path]:
@@ -169,8 +163,6 @@ def load_model(directory: str | Path) -> SavedModel:
         >>> saved = load_model("model/")  # doctest: +SKIP
         >>> saved.predict(new_rows)  # doctest: +SKIP
     """
-    import skops.io as sio
-
     root = Path(directory).expanduser()
     config = _read_config(root)
     path = root / MODEL_FILE
@@ -180,23 +172,8 @@ def load_model(directory: str | Path) -> SavedModel:
         raise ArtifactError(f"{str(root)!r} has no {MODEL_FILE}{why}. Expected the model "
                             "saved by `automl-meta fit --out`; refit it, or rebuild it from "
                             "config.json with automl_meta.space.build(config, dataset).")
-    try:
-        untrusted = sio.get_untrusted_types(file=str(path))
-    except Exception as exc:
-        raise ArtifactError(f"{str(path)!r} is not a readable skops file ({exc}). Expected "
-                            "the model.skops written by `automl-meta fit --out`.") from exc
-    refused = [t for t in untrusted
-               if not t.startswith(TRUSTED_TYPE_PREFIXES) and t not in TRUSTED_TYPES]
-    if refused:
-        raise ArtifactError(f"Refusing to load {str(path)!r}: it contains types outside the "
-                            f"allowlist ({', '.join(refused[:5])}). Expected only "
-                            "scikit-learn, numpy and automl-meta estimators; refit the model.")
-    try:
-        model = sio.load(str(path), trusted=untrusted)
-    except Exception as exc:
-        raise ArtifactError(f"Could not load {str(path)!r}: {type(exc).__name__}: {exc}. "
-                            "It may come from other library versions; refit the model.") \
-            from exc
+    model = load_skops(path, SAVED_MODEL, "Refit the model with `automl-meta fit --out`.")
+    _check_config_matches(config, model, root / CONFIG_FILE)
     return SavedModel(model=model, config=config, directory=root)
 
 
@@ -210,8 +187,57 @@ def _read_config(root: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"Cannot read {str(path)!r}: {exc}. Expected the JSON written by "
                             "`automl-meta fit --out`.") from exc
-    if not isinstance(config, dict) or not config.get("features") or "task" not in config:
-        raise ArtifactError(f"{str(path)!r} does not list the model's task and feature "
-                            "columns (it was written by an older automl-meta, or edited). "
-                            "Refit with `automl-meta fit --out` to save it again.")
+    problem = _config_problem(config)
+    if problem:
+        raise ArtifactError(f"{str(path)!r} is not a valid saved-model config: {problem} (it "
+                            "was written by an older automl-meta, or edited). Restore it, or "
+                            "refit with `automl-meta fit --out` to save it again.")
     return config
+
+
+def _config_problem(config: Any) -> str | None:
+    """What is wrong with a loaded ``config.json`` (``None`` when nothing is)."""
+    if not isinstance(config, dict):
+        return f"expected a JSON object, got {type(config).__name__}"
+    if config.get("task") not in TASKS:
+        return f"'task' is {config.get('task')!r}; expected one of {', '.join(TASKS)}"
+    features = config.get("features")
+    if (not isinstance(features, list) or not features
+            or not all(isinstance(f, str) for f in features)):
+        return "'features' must be a non-empty list of column names (strings)"
+    if len(set(features)) != len(features):
+        return "'features' names a column twice"
+    categorical = config.get("categorical")
+    if categorical is not None and (not isinstance(categorical, list) or not all(
+            isinstance(c, str) and c in features for c in categorical)):
+        return "'categorical' must be a list of column names from 'features'"
+    classes = config.get("classes")
+    if config["task"] == "classification" and classes is not None and (
+            not isinstance(classes, list) or len(classes) < 2
+            or not all(isinstance(c, (str, int, float, bool)) for c in classes)):
+        return "'classes' must be a list of at least two labels"
+    best = config.get("best_config")
+    if not isinstance(best, dict) or not isinstance(best.get("algorithm"), str):
+        return "'best_config' must be an object with the 'algorithm' name"
+    for key in ("model_error", "model_file"):
+        if config.get(key) is not None and not isinstance(config[key], str):
+            return f"{key!r} must be a string or null"
+    return None
+
+
+def _check_config_matches(config: dict[str, Any], model: Any, path: Path) -> None:
+    """Refuse a ``config.json`` whose features or classes are not the loaded model's."""
+    inner = model.members[0] if getattr(model, "members", None) else model
+    trained = getattr(inner, "feature_names_in_", None)
+    if trained is not None and [str(c) for c in trained] != config["features"]:
+        raise ArtifactError(f"{str(path)!r} lists features {config['features'][:5]} but the "
+                            "model was trained on "
+                            f"{[str(c) for c in trained][:5]} (was config.json edited?). "
+                            "Restore it, or refit with `automl-meta fit --out`.")
+    classes = getattr(model, "classes_", None) if config["task"] == "classification" else None
+    if classes is not None and config.get("classes") is not None and \
+            np.asarray(classes).tolist() != config["classes"]:
+        raise ArtifactError(f"{str(path)!r} lists classes {config['classes'][:5]} but the "
+                            f"model predicts {np.asarray(classes).tolist()[:5]} (was "
+                            "config.json edited?). Restore it, or refit with "
+                            "`automl-meta fit --out`.")

@@ -5,7 +5,9 @@ and runs one piece of work at a time: the parent kills it when the wall-time lim
 and an address-space limit (``RLIMIT_AS``) is set before each piece of work and lifted
 after it. A worker whose work ended ``ok`` goes back to a small idle pool and serves the
 next call on the same dataset object; one that timed out, ran out of memory, failed or died
-is killed, and the next call forks a fresh one. Forking once per call cost 60-80 ms on the
+is killed, and the next call forks a fresh one. A worker dies with the process that forked
+it, even while busy (see :mod:`automl_meta._lifecycle`), and leads its own process group,
+so that stopping it also stops what its work started. Forking once per call cost 60-80 ms on the
 project's machine (the fork, then copy-on-write page faults in both processes, reaping),
 more than a small fit; a warm worker costs a pickled pipeline and a pipe round trip.
 
@@ -35,6 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from automl_meta import _lifecycle
 
 MIN_IDLE_WORKERS = 2
 MAX_TASKS_PER_WORKER = 200  # a fresh fork now and then bounds what a long-lived worker leaks
@@ -145,6 +149,7 @@ def run(work: Work, dataset: Any, time_limit: float | None, memory_limit: int | 
         ...     time_limit=10, memory_limit=None)
         {'status': 'ok', 'rows': 150}
     """
+    _lifecycle.check()  # a stopped command starts no more work
     task = (work, memory_limit, tuple(imports))
     _POOL.enter()
     worker: _Worker | None = None
@@ -210,6 +215,10 @@ def _await(worker: _Worker, deadline: float | None,
     try:
         payload = worker.conn.recv_bytes()
     except (EOFError, OSError):
+        if _lifecycle.stopping() is not None:
+            # killed by the stopping command, not by its work: no result to report
+            _retire(worker)
+            _lifecycle.check()
         worker.process.join(5)
         code = worker.process.exitcode
         _retire(worker)
@@ -229,6 +238,11 @@ def _retire(worker: _Worker) -> None:
     if worker.retired:
         return
     worker.retired = True
+    # the worker leads its own process group: what its work started goes with it (the
+    # group outlives its leader only until those are gone, so its id is not reused yet)
+    if worker.process.pid is not None and hasattr(os, "killpg"):
+        with contextlib.suppress(OSError):
+            os.killpg(worker.process.pid, signal.SIGKILL)
     if worker.process.is_alive():
         worker.process.kill()
     worker.process.join(5)
@@ -271,7 +285,8 @@ def _start(dataset: Any, first: tuple[Work, int | None, tuple[str, ...]]) -> _Wo
     with _POOL.lock:
         parent_ends = [conn, *(w.conn for w in _WORKERS)] if method == "fork" else []
     process = context.Process(target=_serve,
-                              args=(child_conn, dataset, first, controller, parent_ends),
+                              args=(child_conn, dataset, first, controller, parent_ends,
+                                    os.getpid()),
                               daemon=True, name="automl-meta-worker")
     # objects of the parent go to the permanent generation while forking, so the worker's
     # garbage collector never writes to (and so copies) the parent's memory pages
@@ -279,11 +294,16 @@ def _start(dataset: Any, first: tuple[Work, int | None, tuple[str, ...]]) -> _Wo
     if frozen:
         gc.freeze()
     try:
-        process.start()
+        _lifecycle.start_process(process)  # from a thread that lives as long as this process
     finally:
         if frozen:
             gc.unfreeze()
         child_conn.close()
+    if _lifecycle.stopping() is not None:  # the stop signal's sweep may have missed it
+        process.kill()
+        process.join(5)
+        conn.close()
+        _lifecycle.check()
     worker = _Worker(process, conn, weakref.ref(dataset), _data_ids(dataset))
     with _POOL.lock:
         _WORKERS.add(worker)
@@ -339,8 +359,12 @@ def _import_pending() -> None:
 
 
 def _serve(conn: Any, dataset: Any, first: tuple[Work, int | None, tuple[str, ...]],
-           controller: Any, parent_ends: list[Any]) -> None:
+           controller: Any, parent_ends: list[Any], parent_pid: int) -> None:
     """The worker's loop: run ``first``, then whatever the parent sends, until it hangs up."""
+    if hasattr(os, "setpgid"):
+        os.setpgid(0, 0)  # a group of its own, so that retiring it stops what it started
+    # killed with the parent even while busy (between tasks, the end of the pipe tells it)
+    _lifecycle.die_with_parent(parent_pid)
     for end in parent_ends:
         with contextlib.suppress(OSError):
             end.close()

@@ -10,6 +10,7 @@ team's ``automl-meta serve`` when ``server`` is given.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import warnings
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl_meta import _lifecycle
 from automl_meta._saved_model import SavedModel, load_model, save_result
 from automl_meta.data import Dataset, load_dataset
 from automl_meta.errors import AutoMLMetaError, AutoMLMetaWarning, ConfigurationError
@@ -35,6 +37,11 @@ REFIT_RESERVE = 0.06  # least share of the budget kept for the final refit and r
 MIN_RESERVE_SECONDS = 0.5
 MIN_TRIAL_SECONDS = 0.5
 PROGRESS_INTERVAL = 0.25  # seconds between progress reports while trials run
+# a team server is sent the finished trials every few trials or seconds (the local store
+# gets each poll's finished trials at once: one SQLite transaction is ~1 ms)
+SERVER_FLUSH_TRIALS = 5
+SERVER_FLUSH_SECONDS = 2.0
+RESUME_RERUN = 3  # best stored configurations of the same data evaluated again first
 STAGES = ("prepare", "search", "refit", "record", "done")
 
 
@@ -191,7 +198,11 @@ def fit(
             ``benchmarks/RESULTS.md``).
         ensemble: allow a greedy ensemble of the top configurations.
         record: write every evaluation and the run into the user's meta-database (or the
-            server's).
+            server's). Trials are recorded as they finish, so a fit that is killed keeps
+            what it evaluated; and a fit on data whose trials are in the local store
+            resumes from them: its best stored configurations (same data, protocol and
+            metric) are evaluated first, and a configuration the store already scored is
+            not evaluated again (the search is told the stored score instead).
         db: the user store (URL, path or :class:`~automl_meta.MetaDB`) that recommends and
             records; default ``$AUTOML_META_DB``.
         callback: called with a :class:`FitProgress` in the calling thread as the search
@@ -213,7 +224,7 @@ def fit(
     from automl_meta.evaluation import Protocol, evaluate
     from automl_meta.metafeatures import extract_metafeatures
     from automl_meta.optuna_integration import MetaSampler
-    from automl_meta.space import suggest
+    from automl_meta.space import config_hash, suggest
 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     seconds = parse_budget(budget)
@@ -236,8 +247,16 @@ def fit(
     Protocol.parse(protocol)  # a clear error now rather than a failure in every trial
     metafeatures = extract_metafeatures(data)
     client, own_client = _server_client(server, seconds)
+    recorder: _TrialRecorder | None = None
+    completed = False
     try:
         recs = _recommendations(metafeatures, data.task, n_warm, strategy, db, client)
+        if record:
+            recorder = _TrialRecorder(db, client, data, metafeatures,
+                                      Protocol.parse(protocol).key, metric)
+        known = recorder.previous if recorder is not None else {}
+        recs, rerun = _resume_first(known, recorder.previous_configs if recorder else {},
+                                    recs, n_warm, sign)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = MetaSampler(n_startup=len(recs), recommendations=recs, seed=random_state)
         study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -259,6 +278,14 @@ def fit(
                 return False
             trial = study.ask()
             config = suggest(trial, data.task)
+            stored = known.get(config_hash(config))
+            if stored is not None and config_hash(config) not in rerun:
+                # scored by an earlier fit on this data: learn from it, do not redo it
+                if stored == stored:
+                    study.tell(trial, sign * stored)
+                else:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                return True
             result = evaluate(config, search_data, protocol=protocol, time_limit=remaining,
                               random_state=random_state, return_predictions=ensemble)
             evaluations.append(result)
@@ -278,6 +305,8 @@ def fit(
                     running.remove(future)
                     if future.result():
                         running.append(pool.submit(one_trial))
+                if recorder is not None and len(evaluations) > recorder.recorded:
+                    recorder.flush(evaluations)  # before the report that counts them
                 if finished or time.perf_counter() - last_report >= PROGRESS_INTERVAL:
                     report("search", evaluations)
                     last_report = time.perf_counter()
@@ -305,15 +334,15 @@ def fit(
             categorical=list(data.categorical), n_rows=data.n_rows, budget=seconds,
             protocol=protocol,
         )
-        if record:
+        if recorder is not None:
             report("record", evaluations)
-            if client is not None:
-                result.recorded_to = _record_on_server(client, data, metafeatures, evaluations)
-            else:
-                result.run_id, result.recorded_to = _record(db, data, metafeatures,
-                                                            evaluations, result, seconds,
-                                                            started_at)
+            result.run_id, result.recorded_to = recorder.finish(evaluations, result, seconds,
+                                                                started_at)
+        completed = True
     finally:
+        if recorder is not None:
+            # a fit stopped by an error, Ctrl-C or SIGTERM keeps the trials it finished
+            recorder.close(evaluations, failing=not completed)
         if own_client:
             client.close()
     result.seconds = time.perf_counter() - started
@@ -474,37 +503,144 @@ def _fit_on_all_rows(config: dict[str, Any], data: Dataset, time_limit: float,
     return model
 
 
-def _record(db: Any, data: Dataset, metafeatures: Any, evaluations: list[Any],
-            result: FitResult, budget: float, started_at: str) -> tuple[int, str]:
-    """Record the evaluations and the run into the local store; (run id, store URL)."""
-    from automl_meta.config import user_db_url
-    from automl_meta.metadb import MetaDB
-    from automl_meta.metadb._record import record_evaluations
+class _TrialRecorder:
+    """Records a fit's trials as they finish: into the local store (each batch of finished
+    trials one transaction, the dataset and its meta-features first) or onto a team server
+    (every few trials or seconds; a failure there is a warning and ends the recording).
 
-    store = db if isinstance(db, MetaDB) else MetaDB(db or user_db_url())
-    rows_used = min(data.n_rows, SEARCH_MAX_ROWS)
-    dataset_id = record_evaluations(store, data, evaluations, metafeatures, rows_used)
-    (best_id,) = store.add_configs(data.task, [result.best_config])
-    run_id = store.add_run(dataset_id, "fit", started_at,
-                           datetime.now(timezone.utc).isoformat(timespec="seconds"), budget,
-                           best_id, result.best_score, len(evaluations),
-                           {"metric": result.metric,
-                            "ensemble": [c for c, _ in result.ensemble]})
-    return run_id, store._safe_url()
-
-
-def _record_on_server(client: Any, data: Dataset, metafeatures: Any,
-                      evaluations: list[Any]) -> str | None:
-    """Record the evaluations on the team server (its API keeps evaluations, not runs).
-
-    A failure is a warning, not an error: the search is done and its model is worth
-    returning; the user can record again later.
+    ``previous`` maps the hash of each configuration the local store already scored on
+    this data (same protocol and rows) to its ``metric`` (NaN for a failure), for resuming.
     """
-    try:
-        client.record(data, evaluations, metafeatures=metafeatures,
-                      n_rows_used=min(data.n_rows, SEARCH_MAX_ROWS))
-    except AutoMLMetaError as exc:
-        warnings.warn(f"The run could not be recorded on {client.url}: {exc} The fitted "
-                      "model is returned all the same.", AutoMLMetaWarning, stacklevel=3)
-        return None
-    return str(client.url)
+
+    def __init__(self, db: Any, client: Any, data: Dataset, metafeatures: Any,
+                 protocol_key: str, metric: str) -> None:
+        self.client, self.data, self.metafeatures = client, data, metafeatures
+        self.rows_used = min(data.n_rows, SEARCH_MAX_ROWS)
+        self.recorded = 0
+        self.last_flush = time.perf_counter()
+        self.failed: str | None = None
+        self.previous: dict[str, float] = {}
+        self.previous_configs: dict[str, dict[str, Any]] = {}
+        self.store: Any = None
+        self.own_store = False
+        self.dataset_id: int | None = None
+        if client is None:
+            from automl_meta.config import user_db_url
+            from automl_meta.metadb import MetaDB
+            from automl_meta.metadb._record import record_dataset
+
+            self.own_store = not isinstance(db, MetaDB)
+            self.store = MetaDB(db or user_db_url()) if self.own_store else db
+            self.dataset_id = record_dataset(self.store, data, metafeatures)
+            self.previous, self.previous_configs = _stored_trials(
+                self.store, self.dataset_id, protocol_key, metric, self.rows_used)
+        where = client.url if client is not None else self.store._safe_url()
+        _lifecycle.note_kept(lambda: f"{self.recorded} finished trials were recorded to "
+                             f"{where}; rerun fit on the same data to resume from them")
+
+    def flush(self, evaluations: list[Any], force: bool = False) -> None:
+        """Record the evaluations not yet recorded (the list only ever grows); a stop signal
+        waits until the write is done, so it never lands mid-commit."""
+        with _lifecycle.shielded():
+            self._flush(evaluations, force)
+
+    def _flush(self, evaluations: list[Any], force: bool) -> None:
+        end = len(evaluations)
+        pending = evaluations[self.recorded:end]
+        if not pending or self.failed is not None:
+            return
+        if self.client is not None and not force and len(pending) < SERVER_FLUSH_TRIALS \
+                and time.perf_counter() - self.last_flush < SERVER_FLUSH_SECONDS:
+            return
+        if self.client is not None:
+            try:
+                self.client.record(self.data, pending, metafeatures=self.metafeatures,
+                                   n_rows_used=self.rows_used)
+            except AutoMLMetaError as exc:
+                self.failed = str(exc)
+                warnings.warn(f"The run could not be recorded on {self.client.url}: {exc} "
+                              "The fitted model is returned all the same.",
+                              AutoMLMetaWarning, stacklevel=4)
+                return
+        else:
+            from automl_meta.metadb._record import record_evaluations
+
+            record_evaluations(self.store, self.data, pending, self.metafeatures,
+                               self.rows_used)
+        self.recorded = end
+        self.last_flush = time.perf_counter()
+
+    def finish(self, evaluations: list[Any], result: FitResult, budget: float,
+               started_at: str) -> tuple[int | None, str | None]:
+        """Record what is left and the run; (run id, where it was recorded)."""
+        self.flush(evaluations, force=True)
+        if self.client is not None:  # the service's API keeps evaluations, not runs
+            return None, None if self.failed is not None else str(self.client.url)
+        (best_id,) = self.store.add_configs(self.data.task, [result.best_config])
+        run_id = self.store.add_run(
+            self.dataset_id, "fit", started_at,
+            datetime.now(timezone.utc).isoformat(timespec="seconds"), budget, best_id,
+            result.best_score, len(evaluations),
+            {"metric": result.metric, "ensemble": [c for c, _ in result.ensemble]})
+        return run_id, self.store._safe_url()
+
+    def close(self, evaluations: list[Any], failing: bool) -> None:
+        """The last flush; while another exception propagates, a failure here only warns
+        so that exception is the one the caller sees."""
+        try:
+            self.flush(evaluations, force=True)
+        except Exception as exc:
+            if not failing:
+                raise
+            warnings.warn(f"{len(evaluations) - self.recorded} finished trial(s) could not "
+                          f"be recorded while stopping: {type(exc).__name__}: {exc}",
+                          AutoMLMetaWarning, stacklevel=3)
+        finally:
+            if self.own_store:
+                self.store.close()
+
+
+def _stored_trials(store: Any, dataset_id: int, protocol_key: str, metric: str,
+                   rows_used: int) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """Config hash -> stored ``metric`` (NaN: failed) of the trials of ``dataset_id``, and
+    config hash -> configuration.
+
+    Only verdicts that do not depend on the time left count: scored trials and errors,
+    not timeouts or memory-outs (a later fit with more budget may finish those).
+    """
+    from sqlalchemy import or_, select
+
+    from automl_meta.metadb import _schema as s
+
+    ev, cf = s.evaluation, s.config
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(cf.c.hash, ev.c.status, ev.c[metric], cf.c.algorithm, cf.c.params_json)
+            .join(cf, cf.c.id == ev.c.config_id)
+            .where(ev.c.dataset_id == dataset_id, ev.c.protocol == protocol_key,
+                   or_(ev.c.n_rows_used.is_(None), ev.c.n_rows_used == rows_used),
+                   ev.c.status.in_(["ok", "error"]))).all()
+    scores = {str(h): float(value) if status == "ok" else float("nan")
+              for h, status, value, _, _ in rows if status == "error" or value is not None}
+    configs = {str(h): {"algorithm": algorithm, "params": json.loads(params)}
+               for h, _, _, algorithm, params in rows if str(h) in scores}
+    return scores, configs
+
+
+def _resume_first(known: dict[str, float], configs: dict[str, dict[str, Any]],
+                  recs: list[Any], n_warm: int, sign: float) -> tuple[list[Any], set[str]]:
+    """The warm-start list when resuming: the best stored configurations first (evaluated
+    again, so they can join an ensemble and compete with predictions), then the
+    recommendations the store has not scored yet; and the hashes to evaluate again."""
+    from automl_meta.metalearners import Recommendation
+    from automl_meta.space import config_hash
+
+    if not known:
+        return recs, set()
+    best = sorted((h for h, v in known.items() if v == v and h in configs),
+                  key=lambda h: -sign * known[h])[:min(RESUME_RERUN, max(n_warm, 1))]
+    first = [Recommendation(configs[h]["algorithm"], configs[h]["params"], 1.0, "resume",
+                            f"scored {known[h]:.4f} on this data by an earlier fit", rank=i)
+             for i, h in enumerate(best, start=1)]
+    rest = [r for r in recs if config_hash(r.config) not in known]
+    return first + rest, set(best)

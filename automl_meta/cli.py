@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from automl_meta import _lifecycle
 from automl_meta._version import __version__
 from automl_meta.errors import AutoMLMetaError, AutoMLMetaWarning
 
@@ -126,6 +127,7 @@ def evaluate(
     from automl_meta.evaluation import evaluate as run_evaluation
     from automl_meta.space import default_config
 
+    _lifecycle.note_kept("evaluate records nothing, so nothing was lost")
     dataset = _load(data, target, task)
     config = default_config(algorithm, dataset.task)
     config["params"].update(_parse_json(params, "--params"))
@@ -197,6 +199,9 @@ def fit(
     from automl_meta.automl import parse_budget, save_result
 
     seconds = parse_budget(budget)  # a bad budget fails before the data is read
+    _lifecycle.note_kept(f"the trials fit finished are recorded in {_store_label(db, server)}; "
+                         "rerun to resume" if record else
+                         "nothing was recorded (--no-record)")
     dataset = _load(data, target, task)
     with warnings.catch_warnings(record=True) as caught, _fit_progress(seconds) as show:
         warnings.simplefilter("always")
@@ -337,6 +342,8 @@ def db_build(
                              max_rows=max_rows, time_limit=time_limit,
                              metafeatures=metafeatures)
     console.print(f"building into {store.url} from {len(paths)} dataset file(s)")
+    _lifecycle.note_kept(f"every finished evaluation is committed to {store._safe_url()}; "
+                         "rerun the same command to resume")
     totals = build(store, paths, settings, jobs=jobs, backend=backend)
     for path, reason in totals.pop("skipped"):
         err_console.print(f"[yellow]skipped[/] {path}: {reason}")
@@ -459,9 +466,20 @@ def serve(
                                            "tokens, one per line (default: "
                                            "$AUTOML_META_TOKEN). Without a token, no writes."),
     read_token_required: bool = typer.Option(False, "--read-token-required/--open-reads",
-                                             help="Also require the token to read."),
+                                             help="Also require a token to read (implied "
+                                             "by read tokens)."),
+    read_token_file: Path | None = typer.Option(
+        None, "--read-token-file", help="File of read-only bearer tokens, one per line "
+        "(default: $AUTOML_META_READ_TOKEN, $AUTOML_META_READ_TOKEN_FILE). With one, every "
+        "read (stats, recommend, metafeatures) needs a read or write token."),
+    allowed_hosts: str | None = typer.Option(
+        None, "--allowed-hosts", envvar="AUTOML_META_ALLOWED_HOSTS", help="Comma-separated "
+        "Host names to answer (others get 400, against DNS rebinding); '*' for any. "
+        "Default: localhost,127.0.0.1,::1 on a loopback --host, else any."),
     max_upload_mb: float = typer.Option(64.0, "--max-upload-mb", min=0.001,
                                         help="Largest dataset upload, in MiB."),
+    max_record_mb: float = typer.Option(32.0, "--max-record-mb", min=0.001,
+                                        help="Largest POST /v1/evaluations body, in MiB."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Where uploads are "
                                          "written while read (default: a private temp dir)."),
     strategies: str | None = typer.Option(None, "--strategies", help="Comma-separated "
@@ -478,29 +496,56 @@ def serve(
     except ImportError as exc:
         raise AutoMLMetaError(f"automl-meta serve needs the serve extra ({exc.name} is "
                               "missing): pip install 'automl-meta[serve]'.") from exc
-    from automl_meta.service.app import ENV_PREFIX
+    from automl_meta.service.app import ENV_PREFIX, default_allowed_hosts
     from automl_meta.service.auth import load_tokens
 
     tokens = load_tokens(None, token_file)  # a bad token file fails here, not in each worker
-    if read_token_required and not tokens:
-        raise typer.BadParameter("--read-token-required needs a token (AUTOML_META_TOKEN or "
-                                 "--token-file).")
+    read_tokens = load_tokens(None, read_token_file, read=True)
+    if read_token_required and not tokens and not read_tokens:
+        raise typer.BadParameter("--read-token-required needs a token (AUTOML_META_TOKEN, "
+                                 "AUTOML_META_READ_TOKEN, --token-file or --read-token-file).")
+    hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts(host)
     store = _open_db(db)  # creates the schema once, before workers race to
     settings = {"DB": store.url, "TOKEN_FILE": str(token_file.resolve()) if token_file else "",
+                "READ_TOKEN_FILE": str(read_token_file.resolve()) if read_token_file else "",
                 "READ_TOKEN_REQUIRED": "1" if read_token_required else "",
+                "ALLOWED_HOSTS": hosts,
                 "MAX_UPLOAD_BYTES": str(int(max_upload_mb * 2**20)),
+                "MAX_RECORD_BYTES": str(int(max_record_mb * 2**20)),
                 "DATA_DIR": str(data_dir.resolve()) if data_dir else "",
                 "STRATEGIES": strategies or ""}
     os.environ.update({ENV_PREFIX + name: value for name, value in settings.items()})
     if not tokens:
         err_console.print("[yellow]warning:[/] no token (AUTOML_META_TOKEN or --token-file): "
                           "this server accepts no writes.")
+    if hosts.strip() == "*":
+        err_console.print("[yellow]note:[/] any Host header is answered; name the server's "
+                          "host names with --allowed-hosts (and set a read token when the "
+                          "dataset names are private).")
     console.print(f"serving {store._safe_url()} on http://{host}:{port} "
                   f"({workers} worker{'s' if workers > 1 else ''})")
     store.close()
+    _lifecycle.note_kept("the server stopped; it keeps no state of its own")
+    os.environ[_SERVE_PARENT] = str(os.getpid())
     # the import-string factory lets uvicorn start each worker process with its own app
-    uvicorn.run("automl_meta.service.app:create_app_from_env", factory=True, host=host,
+    uvicorn.run("automl_meta.cli:_serving_app", factory=True, host=host,
                 port=port, workers=workers, access_log=access_log)
+
+
+_SERVE_PARENT = "AUTOML_META_SERVE_PARENT_PID"
+
+
+def _serving_app() -> Any:
+    """The app of one ``serve`` worker: a worker process of ``--workers N`` dies with the
+    command (uvicorn's supervisor) that started it, even when that is killed."""
+    import os
+
+    from automl_meta.service.app import create_app_from_env
+
+    parent = os.environ.get(_SERVE_PARENT, "")
+    if parent.isdigit() and int(parent) != os.getpid():
+        _lifecycle.die_with_parent(int(parent))
+    return create_app_from_env()
 
 
 IMPORT_OPTUNA_HELP = (
@@ -604,6 +649,9 @@ def db_train_neural(
                           "meta-features, so there was nothing to learn from. Build or "
                           "import one first (`automl-meta db build` / `db import`).")
     path = learner.save(out or bundle / "learners")
+    from automl_meta.metadb._learners import record_learner_checksums
+
+    record_learner_checksums(path.parent)  # keep the bundle manifest's checksums current
     table = Table(title="neural meta-learner")
     for column in ("task", "datasets", "steps", "seconds", "final loss", "device"):
         table.add_column(column, justify="left" if column in ("task", "device") else "right")
@@ -690,6 +738,8 @@ def benchmark(
         except ValueError as exc:
             raise typer.BadParameter(f"--budgets must be whole numbers such as 1,5,20; got "
                                      f"{budgets!r}.") from exc
+        _lifecycle.note_kept(f"every method that finished is in {out / 'results.jsonl'}; "
+                             "rerun the same command to resume")
         summary = run_benchmark(
             data_dir, out, methods=methods.split(",") if methods else None,
             budgets=budget_list, seconds=seconds, max_rows=max_rows, jobs=jobs, db=db,
@@ -714,13 +764,49 @@ def main() -> None:
     ``AUTOML_META_DEBUG=1``) also shows the traceback."""
     _RUN_SETTINGS["debug"] = False
     try:
-        app()
+        with _lifecycle.handle_signals():
+            app()
+    except _lifecycle.Interrupted as exc:
+        _report_interrupted(exc.signum)
     except AutoMLMetaError as exc:
+        _report_interrupted(_lifecycle.stopping())  # an error caused by stopping
         _report_error(exc, expected=True)
         sys.exit(2)
     except Exception as exc:
+        _report_interrupted(_lifecycle.stopping())
         _report_error(exc, expected=False)
         sys.exit(1)
+
+
+def _report_interrupted(signum: int | None) -> None:
+    """After a stop signal (``signum``; nothing when ``None``): stop every child process,
+    say in one line what was kept, and exit with 128 + the signal's number."""
+    if signum is None:
+        return
+    from rich.markup import escape
+
+    _lifecycle.kill_descendants()
+    stopped = _lifecycle.Interrupted(signum)
+    kept = _lifecycle.kept() or "the command did not finish"
+    err_console.print(f"Interrupted by {stopped.signal_name}: {escape(kept)}.", soft_wrap=True,
+                      highlight=False)
+    sys.exit(stopped.exit_code)
+
+
+def _store_label(db: str | None, server: str | None) -> str:
+    """Where ``fit`` records, for a message: the server, or the store's URL without its
+    password."""
+    if server is not None:
+        return server
+    from automl_meta.config import as_db_url, user_db_url
+
+    url = as_db_url(db) if db else user_db_url()
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # only a label: never fail the message over it
+        return url.split("@")[-1]
 
 
 def _report_error(exc: BaseException, expected: bool) -> None:

@@ -13,7 +13,9 @@ POST precomputed meta-features (those stored in the bundle, so no dataset is rea
 request at the client; the server is stopped afterwards, whatever happens.
 
 Bar: at least 200 requests/s and a p99 below 100 ms. Prints a markdown snippet for
-``benchmarks/RESULTS.md``; exits 1 when a bar is missed (or a request failed).
+``benchmarks/RESULTS.md``; exits 1 when a bar is missed (or a request failed). The
+server's memory under unauthenticated large bodies is measured by
+``benchmarks/service_hostile.py``.
 
 Note that the load generator runs on the same machine and takes CPU from the server. The
 in-process line splits the server's own work per request (one thread, no HTTP): the

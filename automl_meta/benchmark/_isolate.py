@@ -3,7 +3,8 @@
 ``evaluate`` already bounds each trial; this bounds a method that runs its own search, so
 that a method which hangs is stopped and reported as a ``timeout`` instead of stopping the
 benchmark. The child leads its own process group, so stopping it also stops every worker
-it started. It is not a daemon, because ``fit`` itself starts worker processes.
+it started, and it dies with its parent (see :mod:`automl_meta._lifecycle`). It is not a
+daemon, because ``fit`` itself starts worker processes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from automl_meta import _lifecycle
+
 
 def run_in_child(work: Callable[[], dict[str, Any]], time_limit: float) -> dict[str, Any]:
     """``work()``'s dict, computed in a forked child; ``status`` says how it went.
@@ -32,9 +35,11 @@ def run_in_child(work: Callable[[], dict[str, Any]], time_limit: float) -> dict[
         return _run_here(work)
     context = mp.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, work), daemon=False)
-    process.start()
-    sender.close()
+    process = context.Process(target=_child, args=(sender, work, os.getpid()), daemon=False)
+    try:
+        _lifecycle.start_process(process)
+    finally:
+        sender.close()
     try:
         if receiver.poll(time_limit):
             try:
@@ -50,8 +55,9 @@ def run_in_child(work: Callable[[], dict[str, Any]], time_limit: float) -> dict[
         receiver.close()
 
 
-def _child(conn: Any, work: Callable[[], dict[str, Any]]) -> None:
+def _child(conn: Any, work: Callable[[], dict[str, Any]], parent_pid: int) -> None:
     os.setpgrp()  # our own process group: stopping it stops the workers we start too
+    _lifecycle.die_with_parent(parent_pid)
     # the parent may hold a progress display's lock on its streams: write to the real ones
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     try:
@@ -76,6 +82,8 @@ def _run_here(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
             result = dict(work())
         result.setdefault("status", "ok")
         return result
+    except (KeyboardInterrupt, _lifecycle.Interrupted):
+        raise  # the command is stopping: not a failure of the method
     except BaseException as exc:  # the child reports every failure to the parent
         message = f"{type(exc).__name__}: {exc}".strip()[:2000]
         return {"status": "error", "seconds": time.perf_counter() - started,

@@ -280,13 +280,17 @@ def _execute(units: list[Unit], settings: BenchmarkSettings, results_path: Path,
                             on_method=lambda text: bar.describe(task, text))
                 bar.advance(task, len(budgets))
             return
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed, parallel_config
 
-        runner = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered")
-        for finished in runner(delayed(run_dataset)(prepared, budgets, settings, advice,
-                                                    results_path)
-                               for prepared, budgets, advice in work):
-            bar.advance(task, finished)
+        from automl_meta._lifecycle import loky_initializer
+
+        initializer, initargs = loky_initializer()  # the workers die with this process
+        with parallel_config(backend="loky", initializer=initializer, initargs=initargs):
+            runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+            for finished in runner(delayed(run_dataset)(prepared, budgets, settings, advice,
+                                                        results_path)
+                                   for prepared, budgets, advice in work):
+                bar.advance(task, finished)
 
 
 def _fit_slow_learners(context: MetaContext, units: list[Unit], needs: set[str],

@@ -199,6 +199,8 @@ def build(db: Any, paths: list[Path | str], settings: BuildSettings | None = Non
     """
     from joblib import Parallel, delayed, parallel_config
 
+    from automl_meta._lifecycle import loky_initializer
+
     settings = settings or BuildSettings()
     if backend not in BACKENDS:
         raise ConfigurationError(f"backend={backend!r} is unknown; expected one of "
@@ -213,9 +215,14 @@ def build(db: Any, paths: list[Path | str], settings: BuildSettings | None = Non
              for path, dataset_id, chunk in plan.tasks]
     n_jobs = 1 if backend == "sequential" else jobs
     client = _dask_client(jobs) if backend == "dask" else None
+    # loky's workers die with this process (dask's and ray's are their cluster's business)
+    initializer, initargs = loky_initializer()
+    workers = {"initializer": initializer, "initargs": initargs} \
+        if backend in ("loky", "sequential") else {}
     try:
         with _progress(progress, plan.n_missing) as advance, parallel_config(
-                backend="loky" if backend == "sequential" else backend, n_jobs=n_jobs):
+                backend="loky" if backend == "sequential" else backend, n_jobs=n_jobs,
+                **workers):
             for counts, (_, _, chunk) in zip(
                     Parallel(return_as="generator")(calls), plan.tasks, strict=True):
                 totals["ok"] += counts["ok"]

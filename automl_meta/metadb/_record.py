@@ -11,16 +11,7 @@ from automl_meta.metadb._store import MetaDB
 
 def record_dataset(db: MetaDB, dataset: Dataset, metafeatures: Any = None) -> int:
     """Register ``dataset`` and its meta-features (computed if not given); returns its id."""
-    from automl_meta.metafeatures import EXTRACTOR_VERSION, extract_metafeatures
-
-    dataset_id = db.add_dataset(dataset.name, dataset.fingerprint, dataset.task,
-                                dataset.n_rows, dataset.n_features, dataset.n_classes,
-                                source=dataset.source)
-    if db.metafeature_version(dataset_id) != EXTRACTOR_VERSION:
-        features = metafeatures if metafeatures is not None else extract_metafeatures(dataset)
-        db.add_metafeatures(dataset_id, dict(features.items()),
-                            getattr(features, "seconds", {}), EXTRACTOR_VERSION)
-    return dataset_id
+    return record_evaluations(db, dataset, [], metafeatures)
 
 
 def record_evaluations(db: MetaDB, dataset: Dataset, evaluations: Iterable[Any],
@@ -29,7 +20,9 @@ def record_evaluations(db: MetaDB, dataset: Dataset, evaluations: Iterable[Any],
 
     ``n_rows_used`` says on how many rows they were computed when that was a subsample.
     Returns the dataset id. Cells already present (same configuration and protocol) are
-    kept as they were, so recording twice never double-counts.
+    kept as they were, so recording twice never double-counts. The dataset, its
+    meta-features (computed here when not given and the store lacks them) and the
+    evaluations are written in one transaction: all of them or, on an error, none.
 
     Example:
         >>> from automl_meta.data import load_dataset
@@ -43,13 +36,35 @@ def record_evaluations(db: MetaDB, dataset: Dataset, evaluations: Iterable[Any],
         >>> db.stats()["evaluations"]
         1
     """
+    from automl_meta.metafeatures import EXTRACTOR_VERSION, extract_metafeatures
+
     evaluations = list(evaluations)
-    dataset_id = record_dataset(db, dataset, metafeatures)
-    config_ids = db.add_configs(dataset.task, [e.config for e in evaluations])
-    db.add_evaluations(dataset_id, [
-        {"config_id": cid, "protocol": e.protocol, "status": e.status, "score": e.score,
-         "metrics": e.metrics, "fit_seconds": e.fit_seconds,
-         "predict_seconds": e.predict_seconds, "error": e.error,
-         "n_rows_used": n_rows_used}
-        for cid, e in zip(config_ids, evaluations, strict=True)])
+    features = metafeatures
+    if features is None and _metafeature_version(db, dataset.fingerprint) != EXTRACTOR_VERSION:
+        features = extract_metafeatures(dataset)
+    values = dict(features.items()) if features is not None else None
+    dataset_id, _, _ = db.record(
+        {"name": dataset.name, "fingerprint": dataset.fingerprint, "task": dataset.task,
+         "n_rows": dataset.n_rows, "n_features": dataset.n_features,
+         "n_classes": dataset.n_classes, "source": dataset.source},
+        [e.config for e in evaluations],
+        [{"protocol": e.protocol, "status": e.status, "score": e.score,
+          "metrics": e.metrics, "fit_seconds": e.fit_seconds,
+          "predict_seconds": e.predict_seconds, "error": e.error,
+          "n_rows_used": n_rows_used} for e in evaluations],
+        metafeatures=values, metafeature_seconds=getattr(features, "seconds", {}),
+        extractor_version=EXTRACTOR_VERSION)
     return dataset_id
+
+
+def _metafeature_version(db: MetaDB, fingerprint: str) -> str | None:
+    """The extractor version of the meta-features stored for ``fingerprint`` (or None)."""
+    from sqlalchemy import select
+
+    from automl_meta.metadb import _schema as s
+
+    with db.engine.connect() as conn:
+        return conn.execute(
+            select(s.metafeature.c.extractor_version)
+            .join(s.dataset, s.dataset.c.id == s.metafeature.c.dataset_id)
+            .where(s.dataset.c.fingerprint == fingerprint).limit(1)).scalar()

@@ -130,7 +130,10 @@ class MetaLearner(ABC):
 
     @staticmethod
     def load(path: str | Path) -> MetaLearner:
-        """Load a learner saved by :meth:`save` (JSON + safetensors; never unpickles)."""
+        """Load a learner saved by :meth:`save` (JSON + safetensors; never unpickles).
+
+        Files under a bundle's ``learners/`` are verified against the checksums in its
+        ``manifest.json`` first (see :mod:`automl_meta.metadb._learners`)."""
         from safetensors.numpy import load_file
 
         path = Path(path)
@@ -141,6 +144,9 @@ class MetaLearner(ABC):
             raise ArtifactError(f"Expected the .json file of a saved learner, got {path.name}.")
         if not path.is_file():
             raise ArtifactError(f"No saved learner at {path}.")
+        from automl_meta.metadb._learners import verify_learner_file
+
+        verify_learner_file(path)  # against the bundle manifest's checksums, when it has them
         try:
             document = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
@@ -150,7 +156,12 @@ class MetaLearner(ABC):
             raise ArtifactError(f"{path} names an unknown learner {document.get('learner')!r}.")
         arrays = {}
         if document.get("arrays"):
-            arrays = load_file(str(path.with_suffix(".safetensors")))
+            weights = path.with_suffix(".safetensors")
+            if not weights.is_file():
+                raise ArtifactError(f"{path} lists arrays but {weights.name} is missing; "
+                                    "retrain the learner.")
+            verify_learner_file(weights)
+            arrays = load_file(str(weights))
         return cls._from_state(document["state"], arrays)
 
 

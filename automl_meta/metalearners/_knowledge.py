@@ -98,9 +98,21 @@ class MetaKnowledge:
         evaluation = (pd.concat(evaluations) if evaluations else
                       pd.DataFrame(columns=["fingerprint", "config", "status", "score"]))
         evaluation = evaluation.drop_duplicates(["fingerprint", "config"], keep="last")
+        # a dataset recorded without meta-features (all NaN, or none at all) would sit at
+        # the centre of the meta-feature space, the scalers imputing it there, and be
+        # everyone's neighbour: its evaluations stay stored but are left out of the
+        # matrices every meta-learner learns from until its meta-features arrive
+        described = set(wide.index[wide.notna().any(axis=1)])
         knowledge = cls(dataset_frame, wide, config_frame)
-        knowledge.matrices = _task_matrices(dataset_frame, config_frame, evaluation)
+        knowledge.matrices = _task_matrices(
+            dataset_frame, config_frame,
+            evaluation[evaluation["fingerprint"].isin(described)])
         return knowledge
+
+    @property
+    def undescribed(self) -> list[str]:
+        """Fingerprints of datasets without meta-features, which no meta-learner uses."""
+        return list(self.metafeatures.index[self.metafeatures.isna().all(axis=1)])
 
     def without(self, families: set[str] | None = None,
                 fingerprints: set[str] | None = None) -> MetaKnowledge:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from automl_meta.metadb._learners import record_learner_checksums
 from automl_meta.metalearners._knowledge import MetaKnowledge
 from automl_meta.metalearners.knn import KNNLearner
 from automl_meta.metalearners.portfolio import PortfolioLearner
@@ -30,7 +31,8 @@ def train_learners(knowledge: MetaKnowledge, out: str | Path, evaluate: bool = T
 
     With ``evaluate``, the leave-one-dataset-out regret of each learner decides the
     ``auto`` strategy (see :func:`choose_auto`) and is saved next to the learners as
-    ``lodo.csv``; without it ``auto`` is ``knn``.
+    ``lodo.csv``; without it ``auto`` is ``knn``. When ``out`` is a bundle's
+    ``learners/``, the checksums of its files are recorded in the bundle's manifest.
     """
     from automl_meta.benchmark.lodo import lodo_regret, summarise
 
@@ -49,6 +51,7 @@ def train_learners(knowledge: MetaKnowledge, out: str | Path, evaluate: bool = T
         best = choose_auto(summary, list(lodo_factories()))
         choice.update({"auto": best, "lodo_mean_regret": summary.round(4).to_dict()})
     (directory / STRATEGY_FILE).write_text(json.dumps(choice, indent=1) + "\n")
+    record_learner_checksums(directory)  # in the bundle's manifest, when it is a bundle's
     return choice
 
 

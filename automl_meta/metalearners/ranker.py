@@ -2,8 +2,8 @@
 meta-features and the configuration's encoding, then rank a candidate pool.
 
 The model is a histogram gradient-boosting regressor trained on every (past dataset,
-configuration) cell; it is saved with skops (a safe, non-pickle format) after checking that
-it contains only scikit-learn and numpy types.
+configuration) cell; it is saved with skops (a safe, non-pickle format) and loaded only
+after every node of the file is checked against the exact classes it is saved with.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
 from automl_meta.metalearners._knowledge import MetaKnowledge
 
 EXTRA_CANDIDATES = 300
-SAFE_TYPE_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.")
 _THREADPOOLS: list[Any] = []
 
 
@@ -146,16 +145,18 @@ class RankerLearner(MetaLearner):
 
     @staticmethod
     def load_models(learner: RankerLearner, directory: Path) -> None:
-        """Load the skops models beside the JSON, refusing any non-scikit-learn type."""
-        import skops.io as sio
+        """Load the skops models beside the JSON: each file's checksum is verified against
+        its bundle's manifest (when it has one) and every node of it against the exact
+        classes the ranker is saved with (:data:`automl_meta._safe_skops.RANKER`)."""
+        from automl_meta._safe_skops import RANKER, load_skops
+        from automl_meta.metadb._learners import verify_learner_file
 
         for task in learner.tasks:
             path = directory / f"{learner.name}.{task}.skops"
             if not path.is_file():
-                raise ArtifactError(f"The ranker model {path} is missing; retrain the ranker.")
-            untrusted = sio.get_untrusted_types(file=str(path))
-            unsafe = [t for t in untrusted if not t.startswith(SAFE_TYPE_PREFIXES)]
-            if unsafe:
-                raise ArtifactError(f"Refusing to load {path}: it contains types we do not "
-                                    f"trust ({', '.join(unsafe[:5])}).")
-            learner.models[task] = sio.load(str(path), trusted=untrusted)
+                raise ArtifactError(f"The ranker model {path} is missing; retrain the ranker "
+                                    "with `automl-meta db train`.")
+            verify_learner_file(path)
+            learner.models[task] = load_skops(
+                path, RANKER, "Restore the learner files (the shipped ones with `git checkout "
+                "meta_db/`) or retrain them with `automl-meta db train`.")

@@ -11,10 +11,16 @@ Endpoints (JSON in and out; errors are ``{"detail", "error", "message"}``):
   them from the same store, for a JSON body of meta-features or an uploaded dataset.
 - ``POST /v1/evaluations``: record evaluation results (bearer token; idempotent).
 
-Status codes: 400 for an unusable dataset or setting, 401/403 for a missing, wrong or
-useless token, 404 when the store knows nothing of the task, 413 for a body over the
-limit, 415 for a file format the server does not read (pickles are refused), 422 for a
-body that does not match its schema, 503 when the meta-database cannot be reached.
+Before any body is read, :class:`~automl_meta.service.limits.RequestGuard` checks the
+``Host`` header (when allowed hosts are configured), the token (write token for writes;
+a read or write token for reads when reads are protected) and the endpoint's body limit.
+
+Status codes: 400 for an unusable dataset or setting or an unknown Host, 401/403 for a
+missing, wrong or useless token, 404 when the store knows nothing of the task, 413 for a
+body over the endpoint's limit, 415 for a file format the server does not read (pickles
+are refused), 422 for a body that does not match its schema or a score out of its
+metric's range, 500 for a database error that retrying will not fix, 503 when the
+meta-database cannot be reached right now.
 """
 
 from __future__ import annotations
@@ -34,7 +40,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,15 +64,32 @@ from automl_meta.errors import (
 from automl_meta.service import schemas as sc
 from automl_meta.service.auth import load_tokens
 from automl_meta.service.backend import Service
-from automl_meta.service.limits import BodySizeLimit, ServiceProblem
+from automl_meta.service.limits import (
+    LOOPBACK_HOSTS,
+    MULTIPART_OVERHEAD,
+    SMALL_BODY_BYTES,
+    Endpoint,
+    RequestGuard,
+    ServiceProblem,
+    normalise_hosts,
+)
 
 logger = logging.getLogger("automl_meta.service")
 
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024
+# a record of sc.MAX_EVALUATIONS evaluations is ~10 MB of JSON with short error strings
+DEFAULT_MAX_RECORD_BYTES = 32 * 1024 * 1024
 ENV_PREFIX = "AUTOML_META_SERVE_"
 # errors of the server's own state (store, artifacts): 503, not the user's 4xx
 SERVER_SIDE_ERRORS = (MetaDBError, ArtifactError, NetworkError, DeviceError)
+# what a database driver says when the database is away or busy for now (retry helps)
+TRANSIENT_DB_MESSAGES = ("database is locked", "database table is locked", "busy",
+                         "could not connect", "connection refused", "connection reset",
+                         "connection timed out", "server closed the connection",
+                         "terminating connection", "connection to server",
+                         "the database system is", "too many connections", "timeout",
+                         "could not translate host name", "no connection to the server")
 
 
 def create_app(
@@ -75,6 +105,10 @@ def create_app(
     max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
     max_concurrent_uploads: int = 2,
     warm_up: bool = True,
+    read_token: str | None = None,
+    read_token_file: str | os.PathLike[str] | None = None,
+    allowed_hosts: str | Sequence[str] | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> FastAPI:
     """The FastAPI application of a shared meta-database.
 
@@ -84,15 +118,25 @@ def create_app(
             or the repository's) is layered underneath, as for :func:`automl_meta.recommend`.
         token, token_file: the write token(s); default ``$AUTOML_META_TOKEN``, else the file
             (``$AUTOML_META_TOKEN_FILE``), one token per line. Without any, writes get 403.
-        read_token_required: whether reading also needs a token.
+        read_token_required: whether reading also needs a token (implied by read tokens).
         max_upload_bytes: the largest dataset upload (413 above it).
         data_dir: where uploads are written while they are read (each request in its own
             directory, removed afterwards); default a private temporary directory.
         strategies: the strategies clients may ask for (default all); learners that are not
             saved with the shipped bundle are fitted on first use, once.
-        max_json_bytes: the largest JSON body.
+        max_json_bytes: the largest JSON body of a read (``/v1/recommend``), and of any
+            non-multipart body of an upload endpoint.
         max_concurrent_uploads: uploads parsed at once per process (memory bound).
         warm_up: load the knowledge and the ``auto`` learners at startup.
+        read_token, read_token_file: token(s) that may only read; default
+            ``$AUTOML_META_READ_TOKEN``, else the file (``$AUTOML_META_READ_TOKEN_FILE``).
+            With any, every read endpoint (all but ``/health`` and the API docs) needs a
+            read or a write token: use them when the store's dataset names are private.
+        allowed_hosts: the ``Host`` names the server answers to (``"a,b"`` or a list;
+            ``*.example.com`` for subdomains); others get 400. Default None: any host
+            (``automl-meta serve`` defaults to the loopback names when it listens on
+            loopback, against DNS rebinding).
+        max_record_bytes: the largest body of ``POST /v1/evaluations``.
 
     Example:
         >>> app = create_app("team.sqlite", token=secrets.token_urlsafe(32))  # doctest: +SKIP
@@ -101,9 +145,11 @@ def create_app(
     from automl_meta._recommend import STRATEGIES
 
     tokens = load_tokens(token, token_file)
-    if read_token_required and not tokens:
+    read_tokens = load_tokens(read_token, read_token_file, read=True)
+    if read_token_required and not tokens and not read_tokens:
         raise ConfigurationError("read_token_required=True needs a token (token=, "
-                                 "$AUTOML_META_TOKEN or a token file); none was given.")
+                                 "read_token=, $AUTOML_META_TOKEN, $AUTOML_META_READ_TOKEN "
+                                 "or a token file); none was given.")
     enabled = tuple(strategies) if strategies is not None else STRATEGIES
     unknown = sorted(set(enabled) - set(STRATEGIES))
     if unknown:
@@ -111,6 +157,7 @@ def create_app(
                                  f"{', '.join(STRATEGIES)}.")
     for name, value in (("max_upload_bytes", max_upload_bytes),
                         ("max_json_bytes", max_json_bytes),
+                        ("max_record_bytes", max_record_bytes),
                         ("max_concurrent_uploads", max_concurrent_uploads)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigurationError(f"{name}={value!r} must be a positive integer.")
@@ -119,7 +166,7 @@ def create_app(
         Path(data_dir).resolve()
     service = Service(db_url, tokens, read_token_required, max_upload_bytes, directory,
                       Path(shipped) if shipped is not None else None, enabled,
-                      max_concurrent_uploads)
+                      max_concurrent_uploads, read_tokens)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -134,8 +181,22 @@ def create_app(
                   description="A team's shared meta-database: meta-features, "
                   "recommendations, and the evaluations everyone records.")
     app.state.service = service
-    app.add_middleware(BodySizeLimit, max_json_bytes=max_json_bytes,
-                       max_upload_bytes=max_upload_bytes)
+    upload_hint = ("Send a smaller file (e.g. a sample of the rows; meta-features need few) "
+                   "or ask the operator to raise the limit (automl-meta serve "
+                   "--max-upload-mb).")
+    endpoints = {
+        "/v1/evaluations": Endpoint("write", max_record_bytes, hint=(
+            "Send fewer evaluations per request (at most "
+            f"{sc.MAX_EVALUATIONS:,}; automl_meta.service.Client.record splits them) or "
+            "ask the operator to raise the limit (automl-meta serve --max-record-mb).")),
+        "/v1/recommend": Endpoint("read", max_json_bytes, max_upload_bytes + MULTIPART_OVERHEAD,
+                                  hint=upload_hint),
+        "/v1/metafeatures": Endpoint("read", max_json_bytes,
+                                     max_upload_bytes + MULTIPART_OVERHEAD, hint=upload_hint),
+        "/v1/stats": Endpoint("read", SMALL_BODY_BYTES, hint="This endpoint takes no body."),
+    }
+    app.add_middleware(RequestGuard, endpoints=endpoints, access=service.access,
+                       allowed_hosts=normalise_hosts(allowed_hosts))
     _add_error_handlers(app)
     _add_routes(app, service)
     return app
@@ -307,8 +368,21 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
         logger.error("meta-database error", exc_info=exc)
-        return _problem(503, "The meta-database is not available right now; retry later. "
-                        "(The details are in the server log.)", "MetaDBError")
+        if is_transient(exc):
+            return _problem(503, "The meta-database is not available right now; retry "
+                            "later. (The details are in the server log.)", "MetaDBError")
+        if isinstance(exc, DataError):
+            return _problem(422, "The meta-database refused a value of the request "
+                            f"({exc.orig.__class__.__name__ if exc.orig else 'DataError'}); "
+                            "nothing was written. Check the values against the schema "
+                            "(GET /openapi.json).", "ValidationError")
+        if isinstance(exc, IntegrityError):
+            return _problem(409, "The request conflicts with what the meta-database holds; "
+                            "nothing was written. (The details are in the server log.)",
+                            "MetaDBError")
+        return _problem(500, "The meta-database failed on this request in a way that "
+                        "retrying will not fix; nothing was written. Tell the operator "
+                        "(the details are in the server log).", "MetaDBError")
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -325,13 +399,41 @@ def _add_error_handlers(app: FastAPI) -> None:
                         headers=dict(exc.headers or {}))
 
 
+def is_transient(exc: SQLAlchemyError) -> bool:
+    """Whether a database error says the database is away or busy for now (503, retry),
+    rather than that this request cannot succeed (e.g. too many bind parameters)."""
+    if isinstance(exc, (DisconnectionError, PoolTimeoutError)):
+        return True
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return any(marker in text for marker in TRANSIENT_DB_MESSAGES)
+
+
+def default_allowed_hosts(host: str) -> str:
+    """``automl-meta serve``'s default ``--allowed-hosts`` for listening on ``host``: the
+    loopback names on a loopback address (a browser page cannot rebind its name to
+    127.0.0.1 and read the store), else ``*`` (any: the operator knows the server's names)."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    try:
+        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = False
+    return ",".join(dict.fromkeys((*LOOPBACK_HOSTS, name))) if loopback else "*"
+
+
 def create_app_from_env() -> FastAPI:
     """:func:`create_app` configured by ``AUTOML_META_SERVE_*`` variables (uvicorn factory).
 
     ``automl-meta serve --workers N`` sets them, so that each worker process builds the
-    same application: ``DB``, ``TOKEN_FILE``, ``READ_TOKEN_REQUIRED``, ``MAX_UPLOAD_BYTES``,
-    ``DATA_DIR``, ``STRATEGIES`` (comma-separated). The token itself is read from
-    ``$AUTOML_META_TOKEN`` when set.
+    same application: ``DB``, ``TOKEN_FILE``, ``READ_TOKEN_FILE``, ``READ_TOKEN_REQUIRED``,
+    ``MAX_UPLOAD_BYTES``, ``MAX_RECORD_BYTES``, ``DATA_DIR``, ``STRATEGIES`` and
+    ``ALLOWED_HOSTS`` (comma-separated). The tokens themselves are read from
+    ``$AUTOML_META_TOKEN`` and ``$AUTOML_META_READ_TOKEN`` when set.
     """
     env = os.environ
 
@@ -340,8 +442,9 @@ def create_app_from_env() -> FastAPI:
 
     strategies = get("STRATEGIES")
     return create_app(
-        db_url=get("DB"), token_file=get("TOKEN_FILE"),
+        db_url=get("DB"), token_file=get("TOKEN_FILE"), read_token_file=get("READ_TOKEN_FILE"),
         read_token_required=(get("READ_TOKEN_REQUIRED") or "0").lower() in ("1", "true", "yes"),
         max_upload_bytes=int(get("MAX_UPLOAD_BYTES") or DEFAULT_MAX_UPLOAD_BYTES),
-        data_dir=get("DATA_DIR"),
+        max_record_bytes=int(get("MAX_RECORD_BYTES") or DEFAULT_MAX_RECORD_BYTES),
+        data_dir=get("DATA_DIR"), allowed_hosts=get("ALLOWED_HOSTS"),
         strategies=[s.strip() for s in strategies.split(",")] if strategies else None)

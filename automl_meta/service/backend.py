@@ -18,9 +18,9 @@ from typing import Any
 
 from fastapi.security import HTTPAuthorizationCredentials
 
-from automl_meta.errors import ConfigurationError, MetaDBError
+from automl_meta.errors import ConfigurationError, DatasetError, MetaDBError
 from automl_meta.service import schemas as sc
-from automl_meta.service.auth import token_matches
+from automl_meta.service.auth import Access
 from automl_meta.service.limits import ServiceProblem
 from automl_meta.service.uploads import load_upload, private_directory, save_upload
 
@@ -33,13 +33,13 @@ class Service:
     def __init__(self, db_url: str | os.PathLike[str] | None, tokens: tuple[str, ...],
                  read_token_required: bool, max_upload_bytes: int, data_dir: Path,
                  shipped: Path | None,
-                 strategies: tuple[str, ...], max_concurrent_uploads: int) -> None:
+                 strategies: tuple[str, ...], max_concurrent_uploads: int,
+                 read_tokens: tuple[str, ...] = ()) -> None:
         from automl_meta.config import user_db_url
         from automl_meta.metadb import MetaDB
 
         self.store = MetaDB(db_url or user_db_url())
-        self.tokens = tokens
-        self.read_token_required = read_token_required
+        self.access = Access(tokens, read_tokens, read_token_required)
         self.max_upload_bytes = max_upload_bytes
         self.data_dir = data_dir
         self.shipped = shipped
@@ -135,8 +135,16 @@ class Service:
             except ConfigurationError as exc:
                 raise ServiceProblem(422, f"evaluations[{i}]: {exc}",
                                      "ConfigurationError") from exc
-            metrics = {name: value for name, value in ev.metrics.items() if value is not None}
+            metrics = ev.metrics.known()
             score = ev.score if ev.score is not None else metrics.get(PRIMARY_METRIC[ds.task])
+            low, high = sc.SCORE_RANGES[ds.task]
+            if ev.score is not None and ((low is not None and ev.score < low)
+                                         or (high is not None and ev.score > high)):
+                allowed = f"in [{low:g}, {high:g}]" if low is not None else f"<= {high:g}"
+                raise ServiceProblem(422, (
+                    f"evaluations[{i}].score = {ev.score!r} is out of range: the score of a "
+                    f"{ds.task} evaluation ({PRIMARY_METRIC[ds.task]}) must be {allowed}. "
+                    "Nothing was written."), "DatasetError")
             configs.append(config)
             rows.append({"protocol": protocol, "status": ev.status, "score": score,
                          "metrics": metrics, "fit_seconds": ev.fit_seconds,
@@ -153,16 +161,16 @@ class Service:
                                  "Recompute them with POST /v1/metafeatures or upgrade "
                                  "automl-meta.", "ConfigurationError")
         store = self.store
-        dataset_id = store.add_dataset(ds.name, ds.fingerprint, ds.task, ds.n_rows,
-                                       ds.n_features, ds.n_classes, source=ds.source)
-        stored = False
-        if body.metafeatures and store.metafeature_version(dataset_id) != EXTRACTOR_VERSION:
-            store.add_metafeatures(dataset_id, dict(body.metafeatures),
-                                   dict(body.metafeature_seconds), EXTRACTOR_VERSION)
-            stored = True
-        config_ids = store.add_configs(ds.task, configs)
-        store.add_evaluations(dataset_id, [{"config_id": cid, **row}
-                                           for cid, row in zip(config_ids, rows, strict=True)])
+        try:  # one transaction: the dataset, meta-features, configurations and evaluations
+            dataset_id, config_ids, stored = store.record(
+                {"name": ds.name, "fingerprint": ds.fingerprint, "task": ds.task,
+                 "n_rows": ds.n_rows, "n_features": ds.n_features,
+                 "n_classes": ds.n_classes, "source": ds.source},
+                configs, rows, metafeatures=dict(body.metafeatures) or None,
+                metafeature_seconds=dict(body.metafeature_seconds),
+                extractor_version=EXTRACTOR_VERSION if body.metafeatures else None)
+        except DatasetError as exc:  # the store's own check of a value (e.g. a score)
+            raise ServiceProblem(422, str(exc), "DatasetError") from exc
         from automl_meta._recommend import forget_store_state
 
         forget_store_state(store)
@@ -172,16 +180,14 @@ class Service:
     # -- auth -----------------------------------------------------------------------------
     def check_token(self, credentials: HTTPAuthorizationCredentials | None,
                     write: bool) -> None:
-        if not write and not self.read_token_required:
-            return
-        if write and not self.tokens:
-            raise ServiceProblem(403, "This server accepts no writes: it was started without "
-                                 "a token. Start it with AUTOML_META_TOKEN set or with "
-                                 "--token-file.", "Forbidden")
-        given = credentials.credentials if credentials is not None else None
-        if not token_matches(given, self.tokens):
-            what = "is not valid" if given else "is missing"
-            raise ServiceProblem(401, f"The bearer token {what}. Send the header "
-                                 "'Authorization: Bearer <token>' with a token of this server "
-                                 "(automl_meta.service.Client(url, token=...) does).",
-                                 "Unauthorized")
+        """Raise a 401/403 :class:`ServiceProblem` unless the token may read (or write).
+
+        The :class:`~automl_meta.service.limits.RequestGuard` makes the same check before
+        the body is read; this one keeps a route safe on its own.
+        """
+        refusal = self.access.token_refusal(
+            credentials.credentials if credentials is not None else None, write)
+        if refusal is not None:
+            status, message = refusal
+            raise ServiceProblem(status, message, "Unauthorized" if status == 401 else
+                                 "Forbidden")

@@ -8,6 +8,7 @@ few times before it raises :class:`~automl_meta.errors.NetworkError`.
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import time
@@ -20,7 +21,12 @@ import httpx
 from automl_meta import errors as E
 
 RETRY_STATUSES = (502, 503, 504)
-RECORD_BATCH = 1_000
+# one record request holds at most this many evaluations (the server takes up to 20,000,
+# all or nothing) and about this many bytes of JSON (the server's default limit is 32 MiB)
+RECORD_BATCH = 10_000
+RECORD_BATCH_BYTES = 16 * 2**20
+TOKEN_ENV = "AUTOML_META_TOKEN"
+READ_TOKEN_ENV = "AUTOML_META_READ_TOKEN"
 
 
 class Client:
@@ -28,10 +34,13 @@ class Client:
 
     Args:
         url: the server, e.g. ``"http://meta.internal:8000"``.
-        token: the bearer token (default ``$AUTOML_META_TOKEN``); needed to record, and to
-            read when the server requires it.
+        token: the write token (default ``$AUTOML_META_TOKEN``); needed to record, and
+            also good for reading.
         timeout: seconds per request (meta-features of a large upload take a while).
         retries: extra attempts after a connection error or a 502/503/504.
+        read_token: a read-only token (default ``$AUTOML_META_READ_TOKEN``), sent with
+            reads when the server protects them (``automl-meta serve --read-token-file``);
+            without one, reads send ``token``.
 
     Example:
         >>> client = Client("http://127.0.0.1:8000")  # doctest: +SKIP
@@ -40,12 +49,16 @@ class Client:
     """
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 120.0,
-                 retries: int = 2) -> None:
+                 retries: int = 2, read_token: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self.token = token if token is not None else os.environ.get("AUTOML_META_TOKEN")
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        self.read_token = (read_token if read_token is not None
+                           else os.environ.get(READ_TOKEN_ENV) or None)
         self.retries = retries
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._write_headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        reader = self.read_token or self.token
+        self._read_headers = {"Authorization": f"Bearer {reader}"} if reader else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -129,6 +142,11 @@ class Client:
 
         Returns:
             The server's answer: ``dataset_id``, ``config_ids``, ``evaluations``.
+
+        Up to 10,000 evaluations (and 16 MiB of JSON) go in one request, which the server
+        stores all or nothing; more are sent in several such requests. The meta-features
+        always go with them when ``dataset`` is a Dataset (a record without them is kept
+        but not used to find neighbours).
         """
         from automl_meta.data import Dataset
         from automl_meta.metafeatures import EXTRACTOR_VERSION, extract_metafeatures
@@ -145,7 +163,10 @@ class Client:
         payload: dict[str, Any] = {"dataset": described}
         if metafeatures:
             payload["metafeatures"] = _finite_values(metafeatures)
-            payload["metafeature_seconds"] = dict(getattr(metafeatures, "seconds", {}))
+            payload["metafeature_seconds"] = {
+                str(name): float(value) for name, value in
+                dict(getattr(metafeatures, "seconds", {})).items()
+                if value is not None and math.isfinite(float(value)) and float(value) >= 0}
             payload["extractor_version"] = EXTRACTOR_VERSION
         rows = [_evaluation(e) for e in evaluations]
         if n_rows_used is not None:
@@ -155,18 +176,20 @@ class Client:
             raise E.ConfigurationError("record() needs at least one evaluation.")
         answer: dict[str, Any] = {}
         config_ids: list[int] = []
-        for start in range(0, len(rows), RECORD_BATCH):
-            answer = self._request("POST", "/v1/evaluations", json={
-                **payload, "evaluations": rows[start:start + RECORD_BATCH]})
+        for batch in _batches(rows, RECORD_BATCH,
+                              RECORD_BATCH_BYTES - len(json.dumps(payload))):
+            answer = self._request("POST", "/v1/evaluations", write=True,
+                                   json={**payload, "evaluations": batch})
             config_ids += answer["config_ids"]
         return {**answer, "config_ids": config_ids, "evaluations": len(rows)}
 
     # -- transport ------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _request(self, method: str, path: str, write: bool = False, **kwargs: Any) -> Any:
+        headers = self._write_headers if write else self._read_headers
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self._http.request(method, path, headers=headers, **kwargs)
             except httpx.TransportError as exc:
                 if last:
                     raise E.NetworkError(
@@ -202,6 +225,22 @@ def _answer(response: httpx.Response, method: str, path: str) -> Any:
     if response.status_code in (413, 415):
         raise E.DatasetError(text)
     raise E.ConfigurationError(text)
+
+
+def _batches(rows: list[dict[str, Any]], count: int, size: int
+             ) -> Iterable[list[dict[str, Any]]]:
+    """``rows`` in order, in batches of at most ``count`` rows and about ``size`` bytes."""
+    batch: list[dict[str, Any]] = []
+    used = 0
+    for row in rows:
+        cost = len(json.dumps(row, default=str)) + 2
+        if batch and (len(batch) >= count or used + cost > size):
+            yield batch
+            batch, used = [], 0
+        batch.append(row)
+        used += cost
+    if batch:
+        yield batch
 
 
 def _upload(data: Any) -> dict[str, tuple[str, bytes, str]]:

@@ -17,6 +17,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from automl_meta._metrics import METRIC_RANGES, PRIMARY_METRIC
+
 Task = Literal["classification", "regression"]
 Strategy = Literal["auto", "knn", "portfolio", "ranker", "neural"]
 Status = Literal["ok", "timeout", "memout", "error"]
@@ -25,9 +27,8 @@ MetricName = Literal["balanced_accuracy", "accuracy", "roc_auc", "log_loss", "r2
 
 MAX_INT32 = 2**31 - 1
 MAX_METAFEATURES = 5_000
-MAX_EVALUATIONS = 5_000
+MAX_EVALUATIONS = 20_000  # one record request, all or nothing; ~20 MB of JSON at most
 MAX_K = 1_000
-
 
 
 def _no_nul(value: str) -> str:
@@ -141,6 +142,31 @@ class ConfigIn(_Strict):
     params: dict[ParamName, ParamValue] = Field(default_factory=dict, max_length=100)
 
 
+def _metric(low: float | None, high: float | None, what: str) -> Any:
+    return Field(None, ge=low, le=high, allow_inf_nan=False, description=what)
+
+
+class MetricsIn(_Strict):
+    """An evaluation's metrics: each finite and in its range; null or missing: not known."""
+
+    balanced_accuracy: float | None = _metric(0.0, 1.0, "In [0, 1].")
+    accuracy: float | None = _metric(0.0, 1.0, "In [0, 1].")
+    roc_auc: float | None = _metric(0.0, 1.0, "In [0, 1].")
+    log_loss: float | None = _metric(0.0, None, ">= 0.")
+    r2: float | None = _metric(None, 1.0, "At most 1.")
+    rmse: float | None = _metric(0.0, None, ">= 0.")
+    mae: float | None = _metric(0.0, None, ">= 0.")
+
+    def known(self) -> dict[str, float]:
+        """The metrics given, by name."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+# the range of the primary score by task (balanced accuracy, R²), as the store checks it
+SCORE_RANGES: dict[str, tuple[float | None, float | None]] = {
+    task: METRIC_RANGES[metric] for task, metric in PRIMARY_METRIC.items()}
+
+
 class EvaluationIn(_Strict):
     """One evaluation result (as ``automl_meta.Evaluation``)."""
 
@@ -148,9 +174,10 @@ class EvaluationIn(_Strict):
     protocol: Text(32, 1) = Field(
         description="cvK or holdoutF, optionally with :sSEED (e.g. cv5, cv3:s1).")
     status: Status
-    score: float | None = Field(None, description="The primary metric; default: "
+    score: float | None = Field(None, allow_inf_nan=False, description="The primary "
+                                "metric (balanced accuracy in [0, 1] or R² <= 1); default: "
                                 "balanced_accuracy or r2 from metrics.")
-    metrics: dict[MetricName, float | None] = Field(default_factory=dict)
+    metrics: MetricsIn = Field(default_factory=MetricsIn)
     fit_seconds: Seconds = 0.0
     predict_seconds: Seconds = 0.0
     error: Text(10_000) | None = None

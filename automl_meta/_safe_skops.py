@@ -1,0 +1,278 @@
+"""Loading skops files without letting them run code.
+
+A skops file is a zip archive whose ``schema.json`` describes a tree of nodes; each node
+names a loader (``ObjectNode``, ``FunctionNode``, ...) and a ``module.class`` that skops
+imports and calls while it builds the object. skops itself trusts some names by default
+(every scikit-learn estimator, numpy ufuncs, a few builtins), and a caller that passes
+``trusted=get_untrusted_types(...)`` or a prefix trusts whatever the file names. So every
+load in automl-meta goes through :func:`load_skops`, which reads ``schema.json`` as plain
+JSON and, before skops builds anything:
+
+- accepts only the loaders our own saving produces (never ``MethodNode``,
+  ``OperatorFuncNode``, ``DefaultDictNode``, ...) and only the current skops protocol
+  (an older protocol selects older, looser loaders);
+- accepts a node's ``module.class`` only when it is one of the exact names of the
+  artifact's :class:`Allowlist` (never a prefix), a function only when it is one of the
+  allowlist's reviewed functions, and checks that every allowed class name resolves to a
+  class;
+- then asks skops' own audit (``get_untrusted_types``) and refuses anything it reports
+  outside the allowlist, and only then calls ``skops.io.load`` with exactly those names.
+
+The allowlists are literals derived once by saving every algorithm of the space and every
+skops-saved learner; ``tests/test_artifact_safety.py`` saves them again and checks that
+nothing outside the lists appears.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automl_meta.errors import ArtifactError
+
+SCHEMA_FILE = "schema.json"
+MAX_SCHEMA_BYTES = 256 * 1024 * 1024  # a zip bomb in schema.json is refused unread
+
+# JsonNode content is only ever ``json.loads``-ed, so its class name is not checked.
+_NO_NAME_LOADERS = frozenset({"JsonNode"})
+# Every loader our saving produces. Left out on purpose: MethodNode (getattr of any name),
+# OperatorFuncNode (attrgetter / methodcaller), DefaultDictNode, SetNode, BytesNode,
+# RandomStateNode, SparseMatrixNode and the rest: we never write them.
+ALLOWED_LOADERS = frozenset({
+    "CachedNode", "DTypeNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",
+    "NdArrayNode", "ObjectNode", "PartialNode", "RandomGeneratorNode", "SliceNode",
+    "TreeNode", "TupleNode", "TypeNode",
+})
+# The bit generator a numpy Generator is rebuilt with (skops calls it by name).
+ALLOWED_BIT_GENERATORS = frozenset({"PCG64"})
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """The exact ``module.class`` names (and reviewed functions) one kind of artifact may
+    hold; ``what`` names the artifact in messages."""
+
+    what: str
+    classes: frozenset[str]
+    functions: frozenset[str] = frozenset()
+
+
+_DATA_TYPES = frozenset({
+    "builtins.dict", "builtins.float", "builtins.int", "builtins.list", "builtins.slice",
+    "builtins.str", "builtins.tuple",
+    "numpy.dtype", "numpy.float64", "numpy.int64", "numpy.ndarray", "numpy.uint64",
+    "numpy.random._generator.Generator",
+})
+_HIST_GB_TYPES = frozenset({
+    "sklearn._loss._loss.CyHalfSquaredError",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+})
+
+#: What ``fit --out`` saves: a Pipeline of every algorithm of the space (both tasks), the
+#: label-coded, capped and ensemble wrappers.
+SAVED_MODEL = Allowlist("a saved model", _DATA_TYPES | _HIST_GB_TYPES | frozenset({
+    "automl_meta._ensemble.WeightedEnsemble",
+    "automl_meta._label_codes.LabelCodedClassifier",
+    "automl_meta.space._capped.NeighborsCappedClassifier",
+    "automl_meta.space._capped.NeighborsCappedRegressor",
+    "automl_meta.space._capped.RowCappedClassifier",
+    "automl_meta.space._capped.RowCappedRegressor",
+    "functools.partial",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfMultinomialLoss",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.ensemble._forest.ExtraTreesRegressor",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.RandomForestRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting."
+    "HistGradientBoostingClassifier",
+    "sklearn.impute._base.MissingIndicator",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.linear_model._coordinate_descent.ElasticNet",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    "sklearn.neighbors._classification.KNeighborsClassifier",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._regression.KNeighborsRegressor",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.svm._classes.SVC",
+    "sklearn.svm._classes.SVR",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._classes.ExtraTreeClassifier",
+    "sklearn.tree._classes.ExtraTreeRegressor",
+    "sklearn.tree._tree.Tree",
+}), functions=frozenset({
+    # HistGradientBoosting's own preprocessing holds partial(check_array, dtype=...,
+    # ensure_all_finite=False); check_array only validates and converts an array, whatever
+    # keyword arguments a file gives it.
+    "sklearn.utils.validation.check_array",
+}))
+
+#: What the ranker meta-learner saves (``learners/ranker.<task>.skops``).
+RANKER = Allowlist("the ranker meta-learner", _DATA_TYPES | _HIST_GB_TYPES)
+
+
+def load_skops(path: str | Path, allowlist: Allowlist, remedy: str) -> Any:
+    """The object in the skops file ``path``, refused with :class:`ArtifactError` (whose
+    message ends with ``remedy``) unless every node is one ``allowlist`` permits.
+
+    Example:
+        >>> load_skops("model/model.skops", SAVED_MODEL, "Refit it.")  # doctest: +SKIP
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()  # audit and load the same bytes, even if the file changes
+    except OSError as exc:
+        raise ArtifactError(f"Cannot read {str(path)!r}: {exc.strerror or exc}. {remedy}") \
+            from exc
+    trusted = check_skops(data, path, allowlist, remedy)
+    try:
+        return sio.loads(data, trusted=trusted)
+    except Exception as exc:
+        raise ArtifactError(f"Could not load {str(path)!r}: {type(exc).__name__}: {exc}. It "
+                            f"may come from other library versions. {remedy}") from exc
+
+
+def check_skops(data: bytes, path: Path, allowlist: Allowlist, remedy: str) -> list[str]:
+    """Audit the skops file ``data`` (read from ``path``) without building anything; return
+    the names to pass as ``trusted``.
+
+    Raises:
+        ArtifactError: when the file is not a readable skops archive, uses another skops
+            protocol, or holds a loader or name outside ``allowlist``.
+    """
+    import skops.io as sio
+    from skops.io._protocol import PROTOCOL
+
+    schema = _read_schema(data, path, remedy)
+    if schema.get("protocol") != PROTOCOL:
+        raise ArtifactError(f"Refusing to load {str(path)!r}: it was written with skops "
+                            f"protocol {schema.get('protocol')!r}, and this installation reads "
+                            f"only protocol {PROTOCOL}. {remedy}")
+    names = _audit_nodes(schema, path, allowlist, remedy)
+    for name in sorted(names):
+        if not _resolves_as(name, function=name in allowlist.functions):
+            _refuse(path, allowlist, [name], remedy, "a name that is not the expected class")
+    try:
+        reported = set(sio.get_untrusted_types(data=data))
+    except Exception as exc:
+        raise ArtifactError(f"{str(path)!r} is not a readable skops file ({type(exc).__name__}: "
+                            f"{exc}). {remedy}") from exc
+    outside = sorted(reported - names)
+    if outside:
+        _refuse(path, allowlist, outside, remedy, "types outside the allowlist")
+    return sorted(reported)
+
+
+def _read_schema(data: bytes, path: Path, remedy: str) -> dict[str, Any]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            info = archive.getinfo(SCHEMA_FILE)
+            if info.file_size > MAX_SCHEMA_BYTES:
+                raise ArtifactError(f"Refusing to load {str(path)!r}: its {SCHEMA_FILE} "
+                                    f"unpacks to {info.file_size:,} bytes (at most "
+                                    f"{MAX_SCHEMA_BYTES:,}). {remedy}")
+            schema = json.loads(archive.read(info))
+    except ArtifactError:
+        raise
+    except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{str(path)!r} is not a readable skops file ({type(exc).__name__}: "
+                            f"{exc}). {remedy}") from exc
+    if not isinstance(schema, dict):
+        raise ArtifactError(f"{str(path)!r} is not a readable skops file (its {SCHEMA_FILE} "
+                            f"is not an object). {remedy}")
+    return schema
+
+
+def _audit_nodes(schema: dict[str, Any], path: Path, allowlist: Allowlist,
+                 remedy: str) -> set[str]:
+    """Every ``module.class`` the nodes of ``schema`` name, each checked against
+    ``allowlist``. Every dict anywhere in the JSON is visited, so no node can hide in a
+    place this walk does not look at."""
+    names: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        stack.extend(item.values())
+        if "__loader__" not in item:
+            continue
+        loader = item["__loader__"]
+        module, cls = item.get("__module__"), item.get("__class__")
+        if not isinstance(loader, str) or loader not in ALLOWED_LOADERS:
+            _refuse(path, allowlist, [f"{loader!r} node"], remedy, "a node kind we never save")
+        if loader in _NO_NAME_LOADERS:
+            continue
+        if not isinstance(module, str) or not isinstance(cls, str):
+            _refuse(path, allowlist, [f"{loader} without a name"], remedy, "a malformed node")
+        name = f"{module}.{cls}"
+        allowed = (allowlist.functions if loader == "FunctionNode" else allowlist.classes)
+        if name not in allowed:
+            _refuse(path, allowlist, [name], remedy, "types outside the allowlist")
+        if loader == "RandomGeneratorNode":
+            _check_bit_generator(item, path, allowlist, remedy)
+        names.add(name)
+    return names
+
+
+def _check_bit_generator(node: dict[str, Any], path: Path, allowlist: Allowlist,
+                         remedy: str) -> None:
+    from skops.io._numpy import RandomGeneratorNode
+
+    try:
+        name = RandomGeneratorNode._get_bit_generator_name(node["content"]["bit_generator"])
+    except (KeyError, TypeError):
+        name = None
+    if name not in ALLOWED_BIT_GENERATORS:
+        _refuse(path, allowlist, [f"numpy.random.{name}"], remedy, "types outside the allowlist")
+
+
+@functools.cache
+def _resolves_as(name: str, function: bool) -> bool:
+    """Whether ``name`` (already in an allowlist, so importing its module is ours to do)
+    is a class, or for a reviewed function a plain function."""
+    import inspect
+
+    module, _, attribute = name.rpartition(".")
+    try:
+        value = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return inspect.isfunction(value) if function else isinstance(value, type)
+
+
+def _refuse(path: Path, allowlist: Allowlist, names: list[str], remedy: str,
+            why: str) -> None:
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    raise ArtifactError(f"Refusing to load {str(path)!r}: it contains {why} ({shown}). "
+                        f"Expected only the exact scikit-learn, numpy and automl-meta classes "
+                        f"{allowlist.what} is saved with; nothing in it was run. {remedy}")
