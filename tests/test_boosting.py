@@ -10,9 +10,27 @@ import pandas as pd
 import pytest
 
 from automl_meta import evaluate, load_dataset
-from automl_meta.space import boosting, build, default_config, get_algorithm, sample_configs
+from automl_meta.space import (
+    REGISTRY,
+    boosting,
+    build,
+    default_config,
+    get_algorithm,
+    register_boosting,
+    sample_configs,
+)
 
 BOOSTED = ("lightgbm", "xgboost", "catboost")
+
+
+@pytest.fixture(autouse=True)
+def boosting_registered() -> object:
+    """The boosting algorithms registered for the test, and the registry restored after."""
+    before = dict(REGISTRY)
+    register_boosting()
+    yield
+    REGISTRY.clear()
+    REGISTRY.update(before)
 SMALL = {"lightgbm": {"n_estimators": 30, "min_child_samples": 3},
          "xgboost": {"n_estimators": 30}, "catboost": {"iterations": 50}}
 

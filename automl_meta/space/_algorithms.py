@@ -146,7 +146,7 @@ _XGBOOST = (int_range("n_estimators", 16, 1024, log=True), log_float("learning_r
             uniform("subsample", 0.5, 1.0), uniform("colsample_bytree", 0.3, 1.0),
             log_float("reg_alpha", 1e-4, 10.0), log_float("reg_lambda", 1e-3, 100.0))
 _CATBOOST = (int_range("iterations", 50, 1000, log=True), log_float("learning_rate", 0.01, 0.3),
-             int_range("depth", 3, 10), log_float("l2_leaf_reg", 1.0, 30.0),
+             int_range("depth", 3, 8), log_float("l2_leaf_reg", 1.0, 30.0),
              log_float("random_strength", 0.1, 10.0), uniform("bagging_temperature", 0.0, 2.0))
 # the libraries' own defaults, where the space can hold them
 _LIGHTGBM_DEFAULT = {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
@@ -211,13 +211,38 @@ def _both_tasks() -> list[Algorithm]:
                       scale=True, description="multi-layer perceptron in PyTorch",
                       requires=("torch",)),
         ]
-        algorithms += [
-            Algorithm(name, task, lambda p, s, lib=library, c=clf: _boosted(p, s, lib, c),
-                      params, dict(default), encoding="ordinal", requires=(name,),
-                      description=f"{library} gradient boosting (native categoricals)")
-            for name, library, params, default in _BOOSTED
-        ]
     return algorithms
 
 
+def _boosted_algorithms() -> list[Algorithm]:
+    return [Algorithm(name, task, lambda p, s, lib=library, c=clf: _boosted(p, s, lib, c),
+                      params, dict(default), encoding="ordinal", requires=(name,),
+                      description=f"{library} gradient boosting (native categoricals)")
+            for task, clf in (("classification", True), ("regression", False))
+            for name, library, params, default in _BOOSTED]
+
+
 REGISTRY: dict[tuple[str, str], Algorithm] = {(a.task, a.name): a for a in _both_tasks()}
+
+# LightGBM, XGBoost and CatBoost, registered by ``register_boosting()`` until the shipped
+# learners are retrained on meta-db v3: the learned meta-models encode a configuration over
+# the registered algorithms, so adding three changes their input width.
+BOOSTING: tuple[Algorithm, ...] = tuple(_boosted_algorithms())
+
+
+def register(algorithm: Algorithm) -> None:
+    """Add ``algorithm`` to the search space (both tasks are separate registrations).
+
+    Example:
+        >>> from automl_meta.space import BOOSTING, register
+        >>> register(BOOSTING[0])  # doctest: +SKIP
+    """
+    REGISTRY[(algorithm.task, algorithm.name)] = algorithm
+
+
+def register_boosting(names: tuple[str, ...] | list[str] | None = None) -> None:
+    """Register LightGBM, XGBoost and CatBoost for both tasks, or those of them in ``names``
+    (the meta-db build registers the ones its settings name, in every worker)."""
+    for algorithm in BOOSTING:
+        if names is None or algorithm.name in names:
+            register(algorithm)
