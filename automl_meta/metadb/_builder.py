@@ -57,7 +57,10 @@ class BuildSettings:
 
 def ensure_grid(db: Any, task: str, settings: BuildSettings) -> list[int]:
     """The grid of ``task``: the stored one if present, else sampled and stored now."""
-    from automl_meta.space import sample_configs
+    from automl_meta.space import register_boosting, sample_configs
+
+    if settings.algorithms:
+        register_boosting(settings.algorithms)
 
     name = settings.grid_name(task)
     existing = db.grid(name)
@@ -141,7 +144,10 @@ def _run_chunk(db_url: str, path: str, dataset_id: int, config_ids: list[int],
     from automl_meta.evaluation import Protocol, evaluate
     from automl_meta.metadb import _schema as s
     from automl_meta.metadb._store import MetaDB
+    from automl_meta.space import register_boosting
 
+    if settings.algorithms:  # a fresh worker process: register what the grid names
+        register_boosting(settings.algorithms)
     db = MetaDB(db_url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

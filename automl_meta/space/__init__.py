@@ -6,7 +6,13 @@ round-trips through JSON and has a stable :func:`config_hash`.
 
 from __future__ import annotations
 
-from automl_meta.space._algorithms import REGISTRY, Algorithm
+from automl_meta.space._algorithms import (
+    BOOSTING,
+    REGISTRY,
+    Algorithm,
+    register,
+    register_boosting,
+)
 from automl_meta.space._configs import (
     ALGORITHM_PARAM,
     algorithms,
@@ -26,6 +32,7 @@ from automl_meta.space._pipeline import build
 
 __all__ = [
     "ALGORITHM_PARAM",
+    "BOOSTING",
     "REGISTRY",
     "Algorithm",
     "Param",
@@ -36,6 +43,8 @@ __all__ = [
     "default_config",
     "get_algorithm",
     "param_name",
+    "register",
+    "register_boosting",
     "sample_configs",
     "suggest",
     "suggest_params",

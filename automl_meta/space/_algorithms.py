@@ -38,6 +38,7 @@ class Algorithm:
     encoding: str = "onehot"
     description: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    requires: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _linear_classifier(p: dict[str, Any], seed: int) -> Any:
@@ -111,6 +112,13 @@ def _mlp(p: dict[str, Any], seed: int, classifier: bool) -> Any:
                batch_size=p["batch_size"], random_state=seed)
 
 
+def _boosted(p: dict[str, Any], seed: int, library: str, classifier: bool) -> Any:
+    from automl_meta.space import boosting
+
+    cls = getattr(boosting, library + ("Classifier" if classifier else "Regressor"))
+    return cls(params=dict(p), random_state=seed)
+
+
 _CLASS_WEIGHT = choice("class_weight", [None, "balanced"])
 _KNN = (int_range("n_neighbors", 1, 50, log=True), choice("weights", ["uniform", "distance"]),
         choice("p", [1, 2]))
@@ -125,6 +133,33 @@ _HGB = (log_float("learning_rate", 0.01, 0.5), int_range("max_iter", 50, 400, lo
 _MLP = (int_range("hidden_size", 16, 256, log=True), int_range("n_layers", 1, 3),
         uniform("dropout", 0.0, 0.5), log_float("learning_rate", 1e-4, 3e-2),
         log_float("weight_decay", 1e-6, 1e-2), choice("batch_size", [32, 64, 128, 256]))
+
+# Spaces after FLAML's and AutoGluon's, bounded for trials at up to 10,000 rows: the round
+# count is searched (no holdout early stopping; see automl_meta.space.boosting).
+_LIGHTGBM = (int_range("n_estimators", 16, 1024, log=True), log_float("learning_rate", 0.005, 0.5),
+             int_range("num_leaves", 4, 256, log=True),
+             int_range("min_child_samples", 2, 128, log=True),
+             uniform("colsample_bytree", 0.3, 1.0), uniform("subsample", 0.5, 1.0),
+             log_float("reg_alpha", 1e-4, 10.0), log_float("reg_lambda", 1e-4, 10.0))
+_XGBOOST = (int_range("n_estimators", 16, 1024, log=True), log_float("learning_rate", 0.005, 0.5),
+            int_range("max_depth", 2, 12), log_float("min_child_weight", 0.01, 64.0),
+            uniform("subsample", 0.5, 1.0), uniform("colsample_bytree", 0.3, 1.0),
+            log_float("reg_alpha", 1e-4, 10.0), log_float("reg_lambda", 1e-3, 100.0))
+_CATBOOST = (int_range("iterations", 50, 1000, log=True), log_float("learning_rate", 0.01, 0.3),
+             int_range("depth", 3, 8), log_float("l2_leaf_reg", 1.0, 30.0),
+             log_float("random_strength", 0.1, 10.0), uniform("bagging_temperature", 0.0, 2.0))
+# the libraries' own defaults, where the space can hold them
+_LIGHTGBM_DEFAULT = {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31,
+                     "min_child_samples": 20, "colsample_bytree": 1.0, "subsample": 1.0,
+                     "reg_alpha": 1e-4, "reg_lambda": 1e-4}
+_XGBOOST_DEFAULT = {"n_estimators": 100, "learning_rate": 0.3, "max_depth": 6,
+                    "min_child_weight": 1.0, "subsample": 1.0, "colsample_bytree": 1.0,
+                    "reg_alpha": 1e-4, "reg_lambda": 1.0}
+_CATBOOST_DEFAULT = {"iterations": 300, "learning_rate": 0.1, "depth": 6, "l2_leaf_reg": 3.0,
+                     "random_strength": 1.0, "bagging_temperature": 1.0}
+_BOOSTED = (("lightgbm", "LightGBM", _LIGHTGBM, _LIGHTGBM_DEFAULT),
+            ("xgboost", "XGBoost", _XGBOOST, _XGBOOST_DEFAULT),
+            ("catboost", "CatBoost", _CATBOOST, _CATBOOST_DEFAULT))
 
 _FOREST_DEFAULT = {"n_estimators": 100, "min_samples_leaf": 1, "bootstrap": True}
 _HGB_DEFAULT = {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31,
@@ -173,9 +208,41 @@ def _both_tasks() -> list[Algorithm]:
                       dict(_HGB_DEFAULT), encoding="ordinal",
                       description="histogram gradient boosting"),
             Algorithm("mlp", task, lambda p, s, c=clf: _mlp(p, s, c), _MLP, dict(_MLP_DEFAULT),
-                      scale=True, description="multi-layer perceptron in PyTorch"),
+                      scale=True, description="multi-layer perceptron in PyTorch",
+                      requires=("torch",)),
         ]
     return algorithms
 
 
+def _boosted_algorithms() -> list[Algorithm]:
+    return [Algorithm(name, task, lambda p, s, lib=library, c=clf: _boosted(p, s, lib, c),
+                      params, dict(default), encoding="ordinal", requires=(name,),
+                      description=f"{library} gradient boosting (native categoricals)")
+            for task, clf in (("classification", True), ("regression", False))
+            for name, library, params, default in _BOOSTED]
+
+
 REGISTRY: dict[tuple[str, str], Algorithm] = {(a.task, a.name): a for a in _both_tasks()}
+
+# LightGBM, XGBoost and CatBoost, registered by ``register_boosting()`` until the shipped
+# learners are retrained on meta-db v3: the learned meta-models encode a configuration over
+# the registered algorithms, so adding three changes their input width.
+BOOSTING: tuple[Algorithm, ...] = tuple(_boosted_algorithms())
+
+
+def register(algorithm: Algorithm) -> None:
+    """Add ``algorithm`` to the search space (both tasks are separate registrations).
+
+    Example:
+        >>> from automl_meta.space import BOOSTING, register
+        >>> register(BOOSTING[0])  # doctest: +SKIP
+    """
+    REGISTRY[(algorithm.task, algorithm.name)] = algorithm
+
+
+def register_boosting(names: tuple[str, ...] | list[str] | None = None) -> None:
+    """Register LightGBM, XGBoost and CatBoost for both tasks, or those of them in ``names``
+    (the meta-db build registers the ones its settings name, in every worker)."""
+    for algorithm in BOOSTING:
+        if names is None or algorithm.name in names:
+            register(algorithm)
