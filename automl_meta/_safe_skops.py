@@ -42,10 +42,11 @@ MAX_SCHEMA_BYTES = 256 * 1024 * 1024  # a zip bomb in schema.json is refused unr
 # JsonNode content is only ever ``json.loads``-ed, so its class name is not checked.
 _NO_NAME_LOADERS = frozenset({"JsonNode"})
 # Every loader our saving produces. Left out on purpose: MethodNode (getattr of any name),
-# OperatorFuncNode (attrgetter / methodcaller), DefaultDictNode, SetNode, BytesNode,
-# RandomStateNode, SparseMatrixNode and the rest: we never write them.
+# OperatorFuncNode (attrgetter / methodcaller), DefaultDictNode, SetNode, RandomStateNode,
+# SparseMatrixNode and the rest: we never write them. BytesNode only reads a file of the zip
+# (the boosting estimators' models).
 ALLOWED_LOADERS = frozenset({
-    "CachedNode", "DTypeNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",
+    "BytesNode", "CachedNode", "DTypeNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",
     "NdArrayNode", "ObjectNode", "PartialNode", "RandomGeneratorNode", "SliceNode",
     "TreeNode", "TupleNode", "TypeNode",
 })
@@ -64,7 +65,8 @@ class Allowlist:
 
 
 _DATA_TYPES = frozenset({
-    "builtins.dict", "builtins.float", "builtins.int", "builtins.list", "builtins.slice",
+    "builtins.bytes", "builtins.dict", "builtins.float", "builtins.int", "builtins.list",
+    "builtins.slice",
     "builtins.str", "builtins.tuple",
     "numpy.dtype", "numpy.float64", "numpy.int64", "numpy.ndarray", "numpy.uint64",
     "numpy.random._generator.Generator",
@@ -88,6 +90,13 @@ SAVED_MODEL = Allowlist("a saved model", _DATA_TYPES | _HIST_GB_TYPES | frozense
     "automl_meta.space._capped.NeighborsCappedRegressor",
     "automl_meta.space._capped.RowCappedClassifier",
     "automl_meta.space._capped.RowCappedRegressor",
+    # the boosting estimators hold their model as the library's own bytes (no C handle)
+    "automl_meta.space.boosting.CatBoostClassifier",
+    "automl_meta.space.boosting.CatBoostRegressor",
+    "automl_meta.space.boosting.LightGBMClassifier",
+    "automl_meta.space.boosting.LightGBMRegressor",
+    "automl_meta.space.boosting.XGBoostClassifier",
+    "automl_meta.space.boosting.XGBoostRegressor",
     "functools.partial",
     "sklearn._loss._loss.CyHalfBinomialLoss",
     "sklearn._loss._loss.CyHalfMultinomialLoss",

@@ -141,3 +141,25 @@ def test_evaluate_runs_each_boosted_default_in_a_worker() -> None:
         result = evaluate(config, ds)
         assert result.status == "ok", result.error
         assert result.score > 0.9
+
+
+@pytest.mark.parametrize("name", BOOSTED)
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_fitted_pipeline_saves_and_loads_through_the_safe_skops_path(
+        name: str, task: str, tmp_path: pytest.TempPathFactory) -> None:
+    import skops.io as sio
+
+    from automl_meta._label_codes import LabelCodedClassifier
+    from automl_meta._safe_skops import SAVED_MODEL, load_skops
+
+    X, label, target = _frame(seed=3)
+    ds = load_dataset((X, label if task == "classification" else target), task=task)
+    config = {"algorithm": name, "params": {**default_config(name, task)["params"],
+                                            **SMALL[name]}}
+    model = build(config, ds)
+    model = (LabelCodedClassifier(model) if task == "classification" else model).fit(ds.X,
+                                                                                     ds.y)
+    path = tmp_path / "model.skops"
+    sio.dump(model, str(path))
+    loaded = load_skops(path, SAVED_MODEL, "Refit it.")
+    np.testing.assert_array_equal(loaded.predict(ds.X), model.predict(ds.X))
