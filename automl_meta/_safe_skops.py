@@ -46,7 +46,8 @@ _NO_NAME_LOADERS = frozenset({"JsonNode"})
 # SparseMatrixNode and the rest: we never write them. BytesNode only reads a file of the zip
 # (the boosting estimators' models).
 ALLOWED_LOADERS = frozenset({
-    "BytesNode", "CachedNode", "DTypeNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",
+    "BytesNode", "CachedNode", "DTypeNode", "DictNode", "FunctionNode", "JsonNode",
+    "ListNode", "LossNode",
     "NdArrayNode", "ObjectNode", "PartialNode", "RandomGeneratorNode", "SliceNode",
     "TreeNode", "TupleNode", "TypeNode",
 })
