@@ -242,7 +242,14 @@ def register(algorithm: Algorithm) -> None:
 
 def register_boosting(names: tuple[str, ...] | list[str] | None = None) -> None:
     """Register LightGBM, XGBoost and CatBoost for both tasks, or those of them in ``names``
-    (the meta-db build registers the ones its settings name, in every worker)."""
+    (the meta-db build registers the ones its settings name, in every worker).
+
+    Example:
+        >>> from automl_meta.space import algorithms, register_boosting
+        >>> register_boosting(["lightgbm"])  # doctest: +SKIP
+        >>> algorithms("regression")[-1]  # doctest: +SKIP
+        'lightgbm'
+    """
     for algorithm in BOOSTING:
         if names is None or algorithm.name in names:
             register(algorithm)
