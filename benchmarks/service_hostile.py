@@ -32,7 +32,6 @@ import contextlib
 import http.client
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from service_load import stop_server, wait_healthy  # the sibling script, on sys.path
 
 MAX_DELTA_MB = 50.0
 BLOCK = b"x" * (1 << 20)
@@ -62,32 +63,6 @@ def start_server(port: int, store: str, read_token: str | None) -> subprocess.Po
                "--no-access-log"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
-
-
-def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the server exited: " + process.stderr.read().decode()[-2000:])
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the server did not answer /health within {timeout:.0f} s")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
 
 
 def server_rss(pid: int) -> int:
