@@ -329,6 +329,10 @@ def db_build(
     seed: int = typer.Option(0, "--seed", help="Seed of the configuration grid and the splits."),
     metafeatures: bool = typer.Option(True, "--metafeatures/--no-metafeatures",
                                       help="Also compute each dataset's meta-features."),
+    algorithms: str | None = typer.Option(
+        None, "--algorithms", help="Comma-separated algorithms of the grid, e.g. "
+        "lightgbm,xgboost,catboost (default: every algorithm of the space); the grid is "
+        "named after them, so each subset resumes on its own."),
 ) -> None:
     """Evaluate a fixed configuration grid on every dataset (resumable, crash-safe)."""
     from automl_meta.data import list_datasets
@@ -340,7 +344,9 @@ def db_build(
     store = _open_db(db)
     settings = BuildSettings(configs_per_algorithm=configs, seed=seed, protocol=protocol,
                              max_rows=max_rows, time_limit=time_limit,
-                             metafeatures=metafeatures)
+                             metafeatures=metafeatures,
+                             algorithms=tuple(a.strip() for a in algorithms.split(",")
+                                              if a.strip()) or None if algorithms else None)
     console.print(f"building into {store.url} from {len(paths)} dataset file(s)")
     _lifecycle.note_kept(f"every finished evaluation is committed to {store._safe_url()}; "
                          "rerun the same command to resume")

@@ -163,3 +163,32 @@ def test_a_fitted_pipeline_saves_and_loads_through_the_safe_skops_path(
     sio.dump(model, str(path))
     loaded = load_skops(path, SAVED_MODEL, "Refit it.")
     np.testing.assert_array_equal(loaded.predict(ds.X), model.predict(ds.X))
+
+
+def test_db_build_grid_of_boosting_algorithms_only(tmp_path: pytest.TempPathFactory) -> None:
+    from automl_meta.metadb import BuildSettings, MetaDB
+    from automl_meta.metadb import build as build_db
+
+    db = MetaDB(tmp_path / "b.sqlite")
+    settings = BuildSettings(configs_per_algorithm=1, algorithms=("lightgbm", "xgboost"),
+                             max_rows=150, metafeatures=False)
+    totals = build_db(db, ["sklearn:iris"], settings, jobs=1, progress=False)
+    assert (totals["ok"], totals["failed"]) == (4, 0)  # a default + 1 random per algorithm
+    grid = db.grid("classification:n1:s0:lightgbm+xgboost")
+    assert len(grid) == 4
+
+
+def test_db_build_refuses_an_unknown_algorithm(tmp_path: pytest.TempPathFactory,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from automl_meta.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["automl-meta", "db", "build", "sklearn:iris", "--db",
+                                      str(tmp_path / "b.sqlite"), "--algorithms", "lightgbn"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    stderr = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "Did you mean: 'lightgbm'" in " ".join(stderr.split()) and "Traceback" not in stderr

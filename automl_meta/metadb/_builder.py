@@ -214,6 +214,7 @@ def build(db: Any, paths: list[Path | str], settings: BuildSettings | None = Non
     if jobs < 1:
         raise ConfigurationError(f"jobs={jobs!r} must be a positive number of workers.")
     _check_backend(backend)
+    _check_algorithms(settings.algorithms)
     plan = plan_build(db, paths, settings)
     totals = {"ok": 0, "failed": 0, "skipped_datasets": len(plan.skipped),
               "missing_before": plan.n_missing}
@@ -256,6 +257,19 @@ def _dask_client(jobs: int) -> Any:
     dask.config.set({"distributed.worker.daemon": False})
     return Client(n_workers=jobs, threads_per_worker=1, processes=True,
                   dashboard_address=None)
+
+
+def _check_algorithms(names: tuple[str, ...] | None) -> None:
+    """Refuse an algorithm name the space does not know (registered or boosting)."""
+    from automl_meta.errors import did_you_mean
+    from automl_meta.space import BOOSTING, REGISTRY
+
+    known = sorted({name for _, name in REGISTRY} | {a.name for a in BOOSTING})
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown algorithm {unknown[0]!r} for the build grid; expected some of "
+            f"{', '.join(known)}.{did_you_mean(unknown[0], known)}")
 
 
 def _check_backend(backend: str) -> None:
