@@ -76,3 +76,17 @@ def serving(application: Any) -> Iterator[str]:
         thread.join(timeout=15)
         sock.close()
     assert not thread.is_alive()
+
+
+def wipe_postgres(url: str) -> None:
+    """Drop every table of the meta-db schema in the PostgreSQL database at ``url`` (the
+    test URLs name databases the tests may wipe)."""
+    from sqlalchemy import create_engine, text
+
+    from automl_meta.metadb import _schema
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in reversed((*_schema.TABLES, _schema.schema_version)):
+            conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
+    engine.dispose()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wipe_postgres
 from sqlalchemy import text
 
 from automl_meta.errors import (
@@ -41,23 +42,13 @@ requires_pmlb = pytest.mark.skipif(not PMLB.is_dir(),
                                    reason=f"needs the shared PMLB datasets at {PMLB}")
 
 
-def _wipe_postgres(url: str) -> None:
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        for table in reversed((*s.TABLES, s.schema_version)):
-            conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'meta.sqlite'}"
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need AUTOML_META_TEST_POSTGRES (a URL they may wipe)")
-    _wipe_postgres(POSTGRES_URL)
+    wipe_postgres(POSTGRES_URL)
     return POSTGRES_URL
 
 

@@ -491,12 +491,16 @@ SIGNAL_SCRIPT = textwrap.dedent('''
 
 def test_a_stop_signal_kills_the_children_then_interrupts_the_main_thread(
         tmp_path: Path) -> None:
-    script = tmp_path / "signalled.py"
-    script.write_text(SIGNAL_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=30)
+    done = _run_script(tmp_path / "signalled.py", SIGNAL_SCRIPT)
     assert done.stdout.split() == [str(int(signal.SIGTERM)), str(int(signal.SIGTERM)),
                                    str(-signal.SIGKILL), "True", "check", "raised"], done
+
+
+def _run_script(path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    """Write ``source`` to ``path`` and run it with this Python (output captured)."""
+    path.write_text(source)
+    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          timeout=30)
 
 
 SHIELD_SCRIPT = textwrap.dedent('''
@@ -516,10 +520,7 @@ SHIELD_SCRIPT = textwrap.dedent('''
 
 
 def test_shielded_holds_the_interruption_until_the_block_ends(tmp_path: Path) -> None:
-    script = tmp_path / "shielded.py"
-    script.write_text(SHIELD_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=30)
+    done = _run_script(tmp_path / "shielded.py", SHIELD_SCRIPT)
     assert done.stdout.splitlines() == ["the shielded block finished",
                                         f"interrupted after it {int(signal.SIGTERM)}"], done
 
@@ -542,9 +543,6 @@ IGNORED_SCRIPT = textwrap.dedent('''
 
 
 def test_a_signal_ignored_by_the_caller_stays_ignored(tmp_path: Path) -> None:
-    script = tmp_path / "nohup.py"
-    script.write_text(IGNORED_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=30)
+    done = _run_script(tmp_path / "nohup.py", IGNORED_SCRIPT)
     assert done.stdout.splitlines() == ["still running after SIGHUP",
                                         "interrupted by SIGTERM"], done

@@ -30,7 +30,7 @@ with warnings.catch_warnings():  # starlette's notice about httpx2, raised on im
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from conftest import serving
+from conftest import serving, wipe_postgres
 
 from automl_meta import load_dataset, recommend  # noqa: E402
 from automl_meta.errors import ConfigurationError  # noqa: E402
@@ -83,19 +83,13 @@ def copy_db(source: Path, target: Path) -> Path:
 
 def postgres_copy(built: Path, tmp_path: Path) -> str:
     """A wiped PostgreSQL store ($AUTOML_META_TEST_SERVICE_POSTGRES) holding ``built``."""
-    from sqlalchemy import create_engine, text
 
-    from automl_meta.metadb import _schema
     from automl_meta.metadb._bundle import export_bundle, import_bundle
 
     url = os.environ.get("AUTOML_META_TEST_SERVICE_POSTGRES")
     if not url:
         pytest.skip("needs AUTOML_META_TEST_SERVICE_POSTGRES (a PostgreSQL URL it may wipe)")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        for table in reversed((*_schema.TABLES, _schema.schema_version)):
-            conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
-    engine.dispose()
+    wipe_postgres(url)
     source = MetaDB(built)
     export_bundle(source, tmp_path / "bundle")
     source.close()

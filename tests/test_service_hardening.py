@@ -30,7 +30,7 @@ with warnings.catch_warnings():  # starlette's notice about httpx2, raised on im
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from conftest import serving  # noqa: E402
+from conftest import serving, wipe_postgres  # noqa: E402
 
 from automl_meta import load_dataset  # noqa: E402
 from automl_meta.errors import ConfigurationError  # noqa: E402
@@ -355,18 +355,12 @@ def test_serve_defaults_to_loopback_names_on_loopback(tmp_path: Path,
 
 # -- large records, all or nothing -------------------------------------------------------------
 def postgres_store() -> str:
-    from sqlalchemy import create_engine, text
 
-    from automl_meta.metadb import _schema
 
     url = os.environ.get("AUTOML_META_TEST_SERVICE_POSTGRES")
     if not url:
         pytest.skip("needs AUTOML_META_TEST_SERVICE_POSTGRES (a PostgreSQL URL it may wipe)")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        for table in reversed((*_schema.TABLES, _schema.schema_version)):
-            conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
-    engine.dispose()
+    wipe_postgres(url)
     return url
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from conftest import wipe_postgres
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from automl_meta.errors import ArtifactError, DatasetError, MetaDBError
@@ -34,23 +35,13 @@ DATASET = {"name": "toy", "fingerprint": "f" * 32, "task": "classification", "n_
            "n_features": 3, "n_classes": 2}
 
 
-def _wipe_postgres(url: str) -> None:
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        for table in reversed((*s.TABLES, s.schema_version)):
-            conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'meta.sqlite'}"
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need AUTOML_META_TEST_POSTGRES (a URL they may wipe)")
-    _wipe_postgres(POSTGRES_URL)
+    wipe_postgres(POSTGRES_URL)
     return POSTGRES_URL
 
 
