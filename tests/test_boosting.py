@@ -192,3 +192,29 @@ def test_db_build_refuses_an_unknown_algorithm(tmp_path: pytest.TempPathFactory,
     stderr = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert "Did you mean: 'lightgbm'" in " ".join(stderr.split()) and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("cls", [boosting.LightGBMClassifier, boosting.XGBoostClassifier,
+                                 boosting.CatBoostClassifier])
+def test_changed_model_bytes_are_an_artifact_error(cls: type) -> None:
+    from automl_meta.errors import ArtifactError
+
+    name = cls.__name__.removesuffix("Classifier").lower()
+    model = cls(SMALL[name]).fit(np.random.default_rng(0).random((40, 2)), [0, 1] * 20)
+    model.model_ = b"garbage" * 10
+    model._booster = None
+    with pytest.raises(ArtifactError, match="cannot be read"):
+        model.predict(np.zeros((2, 2)))
+
+
+def test_no_training_rows_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no rows"):
+        boosting.LightGBMRegressor({"n_estimators": 5}).fit(np.zeros((0, 2)), [])
+
+
+def test_an_unregistered_boosting_algorithm_says_how_to_register_it() -> None:
+    from automl_meta.errors import ConfigurationError
+
+    REGISTRY.pop(("classification", "lightgbm"))
+    with pytest.raises(ConfigurationError, match="register_boosting"):
+        get_algorithm("lightgbm", "classification")

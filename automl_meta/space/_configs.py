@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from automl_meta.errors import ConfigurationError, did_you_mean
-from automl_meta.space._algorithms import REGISTRY, Algorithm
+from automl_meta.space._algorithms import BOOSTING, REGISTRY, Algorithm
 from automl_meta.space._params import suggest_value
 
 TASKS = ("classification", "regression")
@@ -38,6 +38,12 @@ def get_algorithm(name: str, task: str) -> Algorithm:
         return REGISTRY[(task, name)]
     except KeyError:
         names = algorithms(task)
+        if any(a.name == name for a in BOOSTING):
+            raise ConfigurationError(
+                f"{name!r} is not in the search space of this process yet; expected one of "
+                f"{', '.join(names)}. Call automl_meta.space.register_boosting() first (it "
+                "joins the default space with meta-db v3)."
+            ) from None
         raise ConfigurationError(
             f"Unknown algorithm {name!r} for {task}.{did_you_mean(name, names)} "
             f"Expected one of {', '.join(names)}."

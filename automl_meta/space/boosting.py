@@ -30,6 +30,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from automl_meta.errors import ArtifactError
+
 
 class _Boosted(BaseEstimator):
     """Shared fit/predict plumbing; subclasses implement ``_train`` and ``_raw_predict``."""
@@ -47,6 +49,8 @@ class _Boosted(BaseEstimator):
     def fit(self, X: Any, y: Any) -> _Boosted:
         X = _as_float_matrix(X)
         y = np.asarray(y)
+        if len(y) == 0:
+            raise ValueError("the training data has no rows.")
         if self.classifier:
             self.classes_, y = np.unique(y, return_inverse=True)
             if len(self.classes_) < 2:
@@ -72,7 +76,13 @@ class _Boosted(BaseEstimator):
     def _raw(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
         if getattr(self, "_booster", None) is None:
-            self._booster = self._load(self.model_)
+            try:
+                self._booster = self._load(self.model_)
+            except Exception as exc:  # the library's own parser refused the bytes
+                raise ArtifactError(
+                    f"The saved {type(self).__name__} model cannot be read ({exc}). Expected "
+                    "the bytes its fit wrote; the file was changed or comes from another "
+                    "library version: refit the model.") from exc
         return np.asarray(self._raw_predict(self._booster, _as_float_matrix(X)), dtype=float)
 
     @property
