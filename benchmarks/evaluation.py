@@ -160,9 +160,8 @@ def _compare(config: dict[str, Any], dataset: Any, cv: Any, protocol: Any,
 
 def run(root: Path, datasets: tuple[str, ...], algorithms: tuple[str, ...], repeats: int,
         protocol_key: str, all_metrics: bool) -> list[dict[str, Any]]:
-    from automl_meta import _workers
     from automl_meta.data import load_dataset
-    from automl_meta.evaluation import Protocol
+    from automl_meta.evaluation import Protocol, _workers
     from automl_meta.space import default_config
 
     protocol = Protocol.parse(protocol_key)

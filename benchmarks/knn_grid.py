@@ -13,8 +13,8 @@ import itertools
 import sys
 import warnings
 
-from automl_meta.benchmark.lodo import lodo_regret, summarise
 from automl_meta.metalearners import KNNLearner, load_knowledge
+from automl_meta.metalearners.lodo import lodo_regret, summarise
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ import argparse
 import warnings
 from pathlib import Path
 
-from automl_meta.benchmark.lodo import LODO_KS, lodo_regret, summarise
 from automl_meta.metalearners import KNNLearner, PortfolioLearner, RankerLearner, load_knowledge
 from automl_meta.metalearners._train import choose_auto
+from automl_meta.metalearners.lodo import LODO_KS, lodo_regret, summarise
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ Twenty PMLB datasets from ``../shared/datasets/pmlb``, ten classification and te
 regression, each from a different family, chosen with a fixed seed among those the shipped
 meta-database has evaluated (``DATASETS``, frozen from :func:`choose_datasets`), so each is
 evaluated with its whole family held out of the meta-learners (see
-``automl_meta/benchmark/advice.py``). For each seed (``OUT/seed-K``: its own row sample,
+``automl_meta/harness/advice.py``). For each seed (``OUT/seed-K``: its own row sample,
 75/25 split, folds and sampler seeds), on the same rows, split and seeds the harness runs
 ``tpe`` and ``warm_tpe`` (incumbents after 5 and 20 trials) and ``fit``, ``tpe_seconds``
 and ``flaml_automl`` with 30 s each. Thirteen of the datasets have under 200 training rows,
@@ -94,8 +94,8 @@ def main() -> None:
                         "meta_sampler); they enter the normalisation and the leaderboard")
     args = parser.parse_args()
 
-    from automl_meta.benchmark import run_benchmark
     from automl_meta.errors import AutoMLMetaError
+    from automl_meta.harness import run_benchmark
 
     budgets = sorted(int(b) for b in args.budgets.split(","))
     try:
@@ -116,7 +116,7 @@ def main() -> None:
                           jobs=args.jobs, seed=seed, datasets=names, command=command)
         except AutoMLMetaError as exc:  # a wrong --also name, a missing data directory
             parser.exit(2, f"error: {exc}\n")
-    from automl_meta.benchmark.summary import summarise
+    from automl_meta.harness.summary import summarise
 
     rows = pooled_rows(out, seeds, names)
     summary = summarise(rows)
@@ -130,7 +130,7 @@ def pooled_rows(out: Path, seeds: list[int], names: list[str]) -> list[dict[str,
     """The results of every seed, each (dataset, seed) one case: normalised and ranked on
     its own, so a mean over the cases is the mean over datasets of their mean over splits.
     With one seed the names stay as they are."""
-    from automl_meta.benchmark.results import RESULTS_FILE, latest, read_results
+    from automl_meta.harness.results import RESULTS_FILE, latest, read_results
 
     rows, wanted = [], set(names)
     for seed in seeds:
@@ -144,7 +144,7 @@ def pooled_rows(out: Path, seeds: list[int], names: list[str]) -> list[dict[str,
 
 def _write_pooled_report(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any],
                          seeds: list[int], command: str) -> None:
-    from automl_meta.benchmark.report import write_report
+    from automl_meta.harness.report import write_report
 
     settings = json.loads((out / f"seed-{seeds[0]}" / "settings.json").read_text())
     protocol = {**settings["protocol"], "seed": ", ".join(map(str, seeds))}
@@ -155,7 +155,7 @@ def _write_pooled_report(out: Path, rows: list[dict[str, Any]], summary: dict[st
 
 def _print_bars(rows: list[dict[str, Any]], summary: dict[str, Any], small: int, large: int,
                 seconds: str, budget: float, n_datasets: int, n_seeds: int) -> None:
-    from automl_meta.benchmark.summary import score_table, summarise
+    from automl_meta.harness.summary import score_table, summarise
 
     cases = f"{n_datasets} datasets x {n_seeds} splits"
     entries = summary["entries"]

@@ -168,7 +168,7 @@ def server_cost_ms(shipped: Path, bodies: list[dict[str, Any]], k: int, strategy
     (``Recommender.recommend``), the store's change check (``MetaDB.change_token()``, what
     the library's ``get_recommender`` runs on every call) and the server's lookup of its
     recommender (which checks the store at most once a second)."""
-    from automl_meta._recommend import STRATEGIES, get_recommender
+    from automl_meta.advice._recommend import STRATEGIES, get_recommender
     from automl_meta.service.backend import Service
 
     scratch = Path(tempfile.mkdtemp())

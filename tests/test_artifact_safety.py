@@ -26,8 +26,8 @@ import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
-from automl_meta._safe_skops import RANKER, SAVED_MODEL, Allowlist, load_skops
-from automl_meta._saved_model import load_model
+from automl_meta._support.safe_skops import RANKER, SAVED_MODEL, Allowlist, load_skops
+from automl_meta.automl._saved_model import load_model
 from automl_meta.errors import ArtifactError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -340,7 +340,7 @@ def shipped_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(SHIPPED, bundle)
     monkeypatch.setenv("AUTOML_META_SHIPPED", str(bundle))
     monkeypatch.setenv("AUTOML_META_DB", str(tmp_path / "user.sqlite"))
-    from automl_meta import _recommend
+    from automl_meta.advice import _recommend
 
     monkeypatch.setattr(_recommend, "_CACHE", {})
     return bundle
@@ -499,8 +499,8 @@ def _frame(task: str, labels: tuple[Any, ...] | None, columns: list[str]) -> Any
 
 def _check_every_algorithm(task: str, labels: tuple[Any, ...] | None, columns: list[str],
                            tmp_path: Path) -> None:
-    from automl_meta._ensemble import WeightedEnsemble
-    from automl_meta.evaluation import _learning_label_codes
+    from automl_meta.automl._ensemble import WeightedEnsemble
+    from automl_meta.evaluation._engine import _learning_label_codes
     from automl_meta.space import REGISTRY, build, default_config
 
     dataset = _frame(task, labels, columns)

@@ -11,12 +11,12 @@ import pytest
 from conftest import SHARED_DATASETS, requires_shared
 from typer.testing import CliRunner
 
-from automl_meta.benchmark import harness, methods, summarise
-from automl_meta.benchmark.advice import Exclusion, MetaContext
-from automl_meta.benchmark.results import RESULTS_FILE, read_results
-from automl_meta.benchmark.summary import score_table
 from automl_meta.cli import app
 from automl_meta.errors import ConfigurationError
+from automl_meta.harness import harness, methods, summarise
+from automl_meta.harness.advice import Exclusion, MetaContext
+from automl_meta.harness.results import RESULTS_FILE, read_results
+from automl_meta.harness.summary import score_table
 
 PMLB = SHARED_DATASETS / "pmlb"
 
@@ -111,7 +111,7 @@ def test_a_summary_of_some_entries_normalises_and_ranks_among_those_only() -> No
 
 
 def test_a_report_names_what_its_cases_are(tmp_path: Path) -> None:
-    from automl_meta.benchmark.report import write_report
+    from automl_meta.harness.report import write_report
 
     settings = {"max_rows": 5000, "seed": "0, 1", "seconds": 30.0, "trial_seconds": 30.0,
                 "folds": 3}
@@ -162,7 +162,7 @@ def test_several_data_directories_are_one_collection_with_distinct_names(
 
 
 def test_a_peer_whose_package_is_missing_says_so() -> None:
-    peer = methods.Method("peer", methods.ONCE, methods.models.hgb_default, "a peer",
+    peer = methods.Method("peer", methods.ONCE, methods.one_shot.hgb_default, "a peer",
                           requires=("automl_meta_no_such_peer",))
     assert "automl_meta_no_such_peer" in (peer.missing() or "")
     assert methods.METHODS["hgb_default"].missing() is None
@@ -231,7 +231,7 @@ def test_a_rerun_skips_what_is_done_and_resumes_after_a_torn_line(
 @requires_shared
 def test_a_missing_peer_is_reported_skipped_and_retried_on_the_next_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    absent = methods.Method("flaml_zeroshot", methods.ONCE, methods.models.flaml_zeroshot,
+    absent = methods.Method("flaml_zeroshot", methods.ONCE, methods.one_shot.flaml_zeroshot,
                             "FLAML zero-shot", requires=("automl_meta_no_such_peer",))
     monkeypatch.setitem(methods.METHODS, "flaml_zeroshot", absent)  # harness's too
     out = tmp_path / "run"

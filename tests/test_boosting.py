@@ -149,8 +149,8 @@ def test_a_fitted_pipeline_saves_and_loads_through_the_safe_skops_path(
         name: str, task: str, tmp_path: pytest.TempPathFactory) -> None:
     import skops.io as sio
 
-    from automl_meta._label_codes import LabelCodedClassifier
-    from automl_meta._safe_skops import SAVED_MODEL, load_skops
+    from automl_meta._support.safe_skops import SAVED_MODEL, load_skops
+    from automl_meta.evaluation._label_codes import LabelCodedClassifier
 
     X, label, target = _frame(seed=3)
     ds = load_dataset((X, label if task == "classification" else target), task=task)

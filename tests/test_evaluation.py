@@ -19,11 +19,11 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from automl_meta._label_codes import LabelCodedClassifier
-from automl_meta._workers import idle_pids
 from automl_meta.data import load_dataset
 from automl_meta.errors import ConfigurationError
 from automl_meta.evaluation import Evaluation, Protocol, evaluate, fit_in_worker
+from automl_meta.evaluation._label_codes import LabelCodedClassifier
+from automl_meta.evaluation._workers import idle_pids
 from automl_meta.space import build, default_config
 from automl_meta.space._algorithms import REGISTRY
 
@@ -145,7 +145,7 @@ def test_unknown_or_foreign_metrics_are_configuration_errors(wine: Any, metrics:
 
 
 def test_roc_auc_when_a_fold_holds_two_of_three_classes() -> None:
-    from automl_meta._metrics import score_predictions
+    from automl_meta.evaluation.metrics import score_predictions
 
     rng = np.random.default_rng(0)
     classes = np.array(["a", "b", "c"])
@@ -169,7 +169,7 @@ def test_roc_auc_when_a_fold_holds_two_of_three_classes() -> None:
 
 
 def test_class_scores_align_columns_with_every_class() -> None:
-    from automl_meta._metrics import class_scores
+    from automl_meta.evaluation.metrics import class_scores
 
     class TwoOfThree:
         classes_ = np.array(["a", "c"])
@@ -573,7 +573,7 @@ def test_workers_exit_when_their_parent_dies(tmp_path: Any) -> None:
     script.write_text(
         "import os, warnings\n"
         "warnings.simplefilter('ignore')\n"
-        "from automl_meta._workers import idle_pids\n"
+        "from automl_meta.evaluation._workers import idle_pids\n"
         "from automl_meta.data import load_dataset\n"
         "from automl_meta.evaluation import evaluate\n"
         "from automl_meta.space import default_config\n"

@@ -96,7 +96,7 @@ def test_fit_searches_with_the_protocol_asked_for_and_checks_it_first(
 
 def test_refit_time_is_scaled_from_the_validation_fits_of_the_protocol() -> None:
     from automl_meta import load_dataset
-    from automl_meta.automl import _refit_seconds
+    from automl_meta.automl._fit import _refit_seconds
     from automl_meta.evaluation import Evaluation
     from automl_meta.space import default_config
 
@@ -149,7 +149,7 @@ def test_a_refit_that_cannot_come_back_falls_back_to_the_next_best(
 
 def test_when_the_refit_runs_out_of_time_a_fallback_that_fits_in_the_time_left_is_used(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import automl_meta.automl as automl
+    import automl_meta.automl._fit as automl
     from automl_meta import load_dataset
     from automl_meta.space import default_config
 
@@ -207,8 +207,8 @@ class _Untrusted(BaseEstimator):
 
 def test_load_model_restores_an_ensemble_and_refuses_untrusted_types(tmp_path: Path) -> None:
     from automl_meta import load_dataset
-    from automl_meta._ensemble import WeightedEnsemble
     from automl_meta.automl import FitResult
+    from automl_meta.automl._ensemble import WeightedEnsemble
     from automl_meta.space import build, default_config
 
     data = load_dataset("sklearn:wine")
@@ -416,7 +416,7 @@ def test_errors_are_one_paragraph_with_the_traceback_only_under_debug(
     def broken(directory: Any) -> Any:
         raise RuntimeError("boom [not markup]")
 
-    monkeypatch.setattr("automl_meta._saved_model.load_model", broken)
+    monkeypatch.setattr("automl_meta.automl._saved_model.load_model", broken)
     code, err = run_main(monkeypatch, capsys, ["predict", str(out), str(lacking)])
     assert code == 1 and "unexpected RuntimeError: boom [not markup]" in err
     assert "--debug" in err and "Traceback" not in err

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from automl_meta import _lifecycle
+from automl_meta._support import lifecycle as _lifecycle
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and fork: POSIX only")
 
@@ -48,7 +48,7 @@ def _hang(*args, **kwargs):
 
 class _HangTrials(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name != "automl_meta.evaluation":
+        if name != "automl_meta.evaluation._engine":
             return None
         sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(name, path)
@@ -332,7 +332,7 @@ def _accepts(port: int) -> bool:
 
 CHILD_SCRIPT = textwrap.dedent('''
     import multiprocessing as mp, os, re, sys, threading, time
-    from automl_meta import _lifecycle
+    from automl_meta._support import lifecycle as _lifecycle
 
     MODE = sys.argv[1]
 
@@ -472,7 +472,7 @@ def test_interrupted_carries_the_shell_exit_code() -> None:
 
 SIGNAL_SCRIPT = textwrap.dedent('''
     import os, signal, subprocess, sys, threading, time
-    from automl_meta import _lifecycle
+    from automl_meta._support import lifecycle as _lifecycle
 
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -505,7 +505,7 @@ def _run_script(path: Path, source: str) -> subprocess.CompletedProcess[str]:
 
 SHIELD_SCRIPT = textwrap.dedent('''
     import os, signal, time
-    from automl_meta import _lifecycle
+    from automl_meta._support import lifecycle as _lifecycle
 
     with _lifecycle.handle_signals():
         try:
@@ -527,7 +527,7 @@ def test_shielded_holds_the_interruption_until_the_block_ends(tmp_path: Path) ->
 
 IGNORED_SCRIPT = textwrap.dedent('''
     import os, signal, time
-    from automl_meta import _lifecycle
+    from automl_meta._support import lifecycle as _lifecycle
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup leaves it
     try:

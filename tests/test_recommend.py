@@ -143,7 +143,7 @@ def test_a_ready_recommender_is_used_as_given(store: MetaDB, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The benchmark harness advises from learners fitted without a held-out family: the
     Recommender it passes as ``db`` must be used, never taken for a store path."""
-    from automl_meta._recommend import get_recommender
+    from automl_meta.advice._recommend import get_recommender
     from automl_meta.metafeatures import extract_metafeatures
 
     ready = get_recommender(store)

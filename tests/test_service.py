@@ -582,7 +582,7 @@ def test_the_serve_command_is_lazy_and_listed() -> None:
 
 
 def test_strategy_literal_matches_the_library() -> None:
-    from automl_meta._recommend import STRATEGIES as LIBRARY
+    from automl_meta.advice._recommend import STRATEGIES as LIBRARY
     from automl_meta.service.schemas import Strategy
 
     assert set(Strategy.__args__) == set(LIBRARY)

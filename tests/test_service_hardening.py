@@ -451,7 +451,11 @@ def test_a_negative_r2_and_a_record_without_meta_features_are_accepted(
 
 
 def test_the_metrics_schema_has_the_librarys_metrics_and_ranges() -> None:
-    from automl_meta._metrics import CLASSIFICATION_METRICS, METRIC_RANGES, REGRESSION_METRICS
+    from automl_meta.evaluation.metrics import (
+        CLASSIFICATION_METRICS,
+        METRIC_RANGES,
+        REGRESSION_METRICS,
+    )
     from automl_meta.service.schemas import MetricsIn
 
     assert set(MetricsIn.model_fields) == {*CLASSIFICATION_METRICS, *REGRESSION_METRICS}

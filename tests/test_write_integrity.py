@@ -383,7 +383,7 @@ def test_fit_killed_mid_search_keeps_every_reported_trial(tmp_path: Path) -> Non
 
 
 def test_resume_puts_stored_best_first_and_skips_known_configurations() -> None:
-    from automl_meta.automl import _resume_first
+    from automl_meta.automl._fit import _resume_first
     from automl_meta.metalearners import Recommendation
     from automl_meta.space import config_hash
 

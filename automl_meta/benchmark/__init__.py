@@ -1,18 +1,26 @@
-"""Benchmarks: the leave-one-dataset-out evaluation of the meta-learners, and the harness
-that runs every method (ours and the peers') on a directory of datasets.
+"""Deprecated: the benchmark harness is :mod:`automl_meta.harness` now.
 
-Example:
-    >>> from automl_meta.benchmark import run_benchmark
-    >>> run_benchmark("../shared/datasets/pmlb", "out/", methods=["hgb_default", "tpe"],
-    ...               budgets=[5, 20], datasets=["iris"])  # doctest: +SKIP
+``automl_meta.benchmark`` and its submodules keep working for one release: each
+``automl_meta.benchmark.<name>`` is the module ``automl_meta.harness.<name>``
+(``models`` is ``harness.one_shot``, ``lodo`` is ``metalearners.lodo``).
 """
 
 from __future__ import annotations
 
-from automl_meta.benchmark.harness import run_benchmark, write_outputs
-from automl_meta.benchmark.lodo import LODO_KS, lodo_regret
-from automl_meta.benchmark.methods import DEFAULT_METHODS, METHODS
-from automl_meta.benchmark.summary import score_table, summarise
+import importlib
+import sys
+import warnings
 
-__all__ = ["DEFAULT_METHODS", "LODO_KS", "METHODS", "lodo_regret", "run_benchmark",
-           "score_table", "summarise", "write_outputs"]
+_RENAMED = {"models": "automl_meta.harness.one_shot", "lodo": "automl_meta.metalearners.lodo"}
+_SUBMODULES = ("advice", "harness", "methods", "prepare", "report", "results", "searches",
+               "settings", "summary", "trials")
+
+warnings.warn("automl_meta.benchmark is deprecated and will be removed in the next release; "
+              "use automl_meta.harness.", DeprecationWarning, stacklevel=2)
+
+for _name in _SUBMODULES:
+    sys.modules[f"{__name__}.{_name}"] = importlib.import_module(f"automl_meta.harness.{_name}")
+for _name, _target in _RENAMED.items():
+    sys.modules[f"{__name__}.{_name}"] = importlib.import_module(_target)
+
+from automl_meta.harness import *  # noqa: E402, F403

@@ -205,7 +205,7 @@ def build(db: Any, paths: list[Path | str], settings: BuildSettings | None = Non
     """
     from joblib import Parallel, delayed, parallel_config
 
-    from automl_meta._lifecycle import loky_initializer
+    from automl_meta._support.lifecycle import loky_initializer
 
     settings = settings or BuildSettings()
     if backend not in BACKENDS:
@@ -300,7 +300,7 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.enabled:
             return lambda n: None
-        from automl_meta._progress import eta_progress
+        from automl_meta._support.progress import eta_progress
 
         self._bar = eta_progress("evaluating")
         self._bar.__enter__()

@@ -150,9 +150,9 @@ def import_optuna_study(db: MetaDB | str | Path, storage: Any, study_name: str, 
         >>> summary.imported  # doctest: +SKIP
         34
     """
-    from automl_meta._metrics import PRIMARY_METRIC
     from automl_meta.data import Dataset, load_dataset
     from automl_meta.evaluation import Protocol
+    from automl_meta.evaluation.metrics import PRIMARY_METRIC
 
     protocol_key = Protocol.parse(protocol).key
     study = load_study(storage, study_name)
@@ -174,7 +174,7 @@ def _record_trials(store: MetaDB, study: Any, data: Any, metric: str, direction:
             negate: bool, storage: Any) -> ImportSummary:
     from optuna.trial import TrialState
 
-    from automl_meta._metrics import PRIMARY_METRIC
+    from automl_meta.evaluation.metrics import PRIMARY_METRIC
     from automl_meta.metadb._record import record_dataset
     from automl_meta.space import config_hash
 
@@ -266,7 +266,7 @@ def _check_metric(study: Any, metric: str, task: str, negate: bool) -> tuple[str
     """The study's direction, checked against ``metric``; plus notes for the summary."""
     from optuna.study import StudyDirection
 
-    from automl_meta._metrics import LOWER_IS_BETTER, PRIMARY_METRIC, default_metrics
+    from automl_meta.evaluation.metrics import LOWER_IS_BETTER, PRIMARY_METRIC, default_metrics
 
     allowed = default_metrics(task)
     if metric not in allowed:
@@ -445,7 +445,7 @@ def _record_run(store: MetaDB, summary: ImportSummary, storage: Any,
             s.run.c.started == started)).scalar()
     if existing is not None:
         return int(existing)
-    from automl_meta._metrics import LOWER_IS_BETTER
+    from automl_meta.evaluation.metrics import LOWER_IS_BETTER
 
     pick = min if summary.metric in LOWER_IS_BETTER else max  # values are in metric terms
     best = pick(range(len(cells)), key=lambda i: cells[i]["value"])

@@ -365,12 +365,12 @@ class Writer:
         """Record evaluations; a cell already present is left untouched. Returns rows sent.
 
         Every score is checked against its metric's range before anything is written
-        (:data:`automl_meta._metrics.METRIC_RANGES`; ``score`` is the task's primary
+        (:data:`automl_meta.evaluation.metrics.METRIC_RANGES`; ``score`` is the task's primary
         metric): a value must be a finite number in range, or missing (``None``, or NaN as
         :func:`~automl_meta.evaluate` reports a metric it could not compute). Anything else
         raises :class:`~automl_meta.errors.DatasetError` naming the row and the field.
         """
-        from automl_meta._metrics import PRIMARY_METRIC
+        from automl_meta.evaluation.metrics import PRIMARY_METRIC
 
         task = self.conn.execute(select(s.dataset.c.task).where(
             s.dataset.c.id == dataset_id)).scalar()
@@ -454,7 +454,7 @@ def checked_score(value: Any, metric: str | None, field: str) -> float | None:
 accuracy, [0, 1]; expected a finite score in that range, or null when it was not computed. \
 Nothing was recorded.
     """
-    from automl_meta._metrics import METRIC_RANGES
+    from automl_meta.evaluation.metrics import METRIC_RANGES
 
     if value is None:
         return None

@@ -34,7 +34,7 @@ def train_learners(knowledge: MetaKnowledge, out: str | Path, evaluate: bool = T
     ``lodo.csv``; without it ``auto`` is ``knn``. When ``out`` is a bundle's
     ``learners/``, the checksums of its files are recorded in the bundle's manifest.
     """
-    from automl_meta.benchmark.lodo import lodo_regret, summarise
+    from automl_meta.metalearners.lodo import lodo_regret, summarise
 
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)

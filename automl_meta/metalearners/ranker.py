@@ -147,8 +147,8 @@ class RankerLearner(MetaLearner):
     def load_models(learner: RankerLearner, directory: Path) -> None:
         """Load the skops models beside the JSON: each file's checksum is verified against
         its bundle's manifest (when it has one) and every node of it against the exact
-        classes the ranker is saved with (:data:`automl_meta._safe_skops.RANKER`)."""
-        from automl_meta._safe_skops import RANKER, load_skops
+        classes the ranker is saved with (:data:`automl_meta._support.safe_skops.RANKER`)."""
+        from automl_meta._support.safe_skops import RANKER, load_skops
         from automl_meta.metadb._learners import verify_learner_file
 
         for task in learner.tasks:

@@ -142,7 +142,7 @@ def create_app(
         >>> app = create_app("team.sqlite", token=secrets.token_urlsafe(32))  # doctest: +SKIP
         >>> uvicorn.run(app)  # doctest: +SKIP
     """
-    from automl_meta._recommend import STRATEGIES
+    from automl_meta.advice._recommend import STRATEGIES
 
     tokens = load_tokens(token, token_file)
     read_tokens = load_tokens(read_token, read_token_file, read=True)

@@ -50,9 +50,9 @@ class Service:
 
     # -- reading --------------------------------------------------------------------------
     def recommender(self) -> Any:
-        """The library's :class:`~automl_meta._recommend.Recommender` of the store,
+        """The library's :class:`~automl_meta.advice._recommend.Recommender` of the store,
         refreshed when the store's change token says something was recorded."""
-        from automl_meta._recommend import get_recommender
+        from automl_meta.advice._recommend import get_recommender
 
         # another worker's writes show within a second; this worker's own at once
         return get_recommender(self.store, self.shipped, max_age=1.0)
@@ -120,8 +120,8 @@ class Service:
     # -- writing --------------------------------------------------------------------------
     def record(self, body: sc.RecordRequest) -> sc.RecordResponse:
         """Add evaluation results; everything is checked before anything is written."""
-        from automl_meta._metrics import PRIMARY_METRIC
         from automl_meta.evaluation import Protocol
+        from automl_meta.evaluation.metrics import PRIMARY_METRIC
         from automl_meta.metafeatures import EXTRACTOR_VERSION
         from automl_meta.space import validate_config
 
@@ -171,7 +171,7 @@ class Service:
                 extractor_version=EXTRACTOR_VERSION if body.metafeatures else None)
         except DatasetError as exc:  # the store's own check of a value (e.g. a score)
             raise ServiceProblem(422, str(exc), "DatasetError") from exc
-        from automl_meta._recommend import forget_store_state
+        from automl_meta.advice._recommend import forget_store_state
 
         forget_store_state(store)
         return sc.RecordResponse(dataset_id=dataset_id, config_ids=config_ids,

@@ -17,7 +17,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from automl_meta._metrics import METRIC_RANGES, PRIMARY_METRIC
+from automl_meta.evaluation.metrics import METRIC_RANGES, PRIMARY_METRIC
 
 Task = Literal["classification", "regression"]
 Strategy = Literal["auto", "knn", "portfolio", "ranker", "neural"]

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_meta import _lifecycle
+from automl_meta._support import lifecycle as _lifecycle
 from automl_meta._version import __version__
 from automl_meta.errors import AutoMLMetaError, AutoMLMetaWarning
 
@@ -153,7 +153,7 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Recommend configurations for a dataset, with the reason for each."""
-    from automl_meta._recommend import recommend as run_recommend
+    from automl_meta.advice._recommend import recommend as run_recommend
     from automl_meta.data import load_dataset
 
     with warnings.catch_warnings(record=True) as caught:
@@ -684,7 +684,7 @@ def predict(
                                "class, instead of a prediction column."),
 ) -> None:
     """Predict with a saved model: a CSV with a prediction column (or class probabilities)."""
-    from automl_meta._saved_model import load_model
+    from automl_meta.automl._saved_model import load_model
     from automl_meta.errors import ArtifactError
 
     with warnings.catch_warnings(record=True) as caught:
@@ -734,7 +734,7 @@ def benchmark(
                                      "report.md and the plots from the results in --out."),
 ) -> None:
     """Benchmark methods (ours and peers) on directories of datasets under one protocol."""
-    from automl_meta.benchmark import run_benchmark, write_outputs
+    from automl_meta.harness import run_benchmark, write_outputs
 
     if report_only:
         summary = write_outputs(out)

@@ -85,8 +85,8 @@ _HIST_GB_TYPES = frozenset({
 #: What ``fit --out`` saves: a Pipeline of every algorithm of the space (both tasks), the
 #: label-coded, capped and ensemble wrappers.
 SAVED_MODEL = Allowlist("a saved model", _DATA_TYPES | _HIST_GB_TYPES | frozenset({
-    "automl_meta._ensemble.WeightedEnsemble",
-    "automl_meta._label_codes.LabelCodedClassifier",
+    "automl_meta.automl._ensemble.WeightedEnsemble",
+    "automl_meta.evaluation._label_codes.LabelCodedClassifier",
     "automl_meta.space._capped.NeighborsCappedClassifier",
     "automl_meta.space._capped.NeighborsCappedRegressor",
     "automl_meta.space._capped.RowCappedClassifier",

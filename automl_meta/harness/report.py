@@ -226,7 +226,7 @@ def _plots(out: Path, summary: Mapping[str, Any]) -> tuple[list[Path], str]:
 
 
 def _is_ours(entry: Mapping[str, Any]) -> bool:
-    from automl_meta.benchmark.methods import METHODS
+    from automl_meta.harness.methods import METHODS
 
     method = METHODS.get(str(entry.get("method")))
     return bool(method and method.ours)

@@ -1,7 +1,7 @@
 """The search methods: Optuna over automl-meta's space, cold or meta-learned, and neural.
 
 Each runs once up to the largest trial budget and reports the incumbent after every budget
-(:func:`~automl_meta.benchmark.trials.incumbent_outcomes`). Objectives sample with
+(:func:`~automl_meta.harness.trials.incumbent_outcomes`). Objectives sample with
 :func:`automl_meta.space.suggest` and score by cross-validation on the training part.
 ``tpe_seconds`` is TPE under the wall-time budget of ``fit`` instead of a trial budget.
 """
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from automl_meta.benchmark.trials import (
+from automl_meta.harness.trials import (
     Outcome,
     RunContext,
     Trial,
@@ -92,7 +92,7 @@ def warm_tpe_search(context: RunContext) -> list[Outcome]:
     """:func:`automl_meta.warm_start` (the recommended configurations first), then TPE."""
     import optuna
 
-    from automl_meta.optuna_integration import warm_start
+    from automl_meta.advice._optuna import warm_start
 
     seed = context.settings.seed
     recommender = context.recommender
@@ -108,7 +108,7 @@ def warm_tpe_search(context: RunContext) -> list[Outcome]:
 
 def meta_sampler_search(context: RunContext) -> list[Outcome]:
     """:class:`automl_meta.MetaSampler`: recommendations first, its fallback after."""
-    from automl_meta.optuna_integration import MetaSampler
+    from automl_meta.advice._optuna import MetaSampler
 
     recommender = context.recommender
     metafeatures = context.metafeatures
@@ -148,7 +148,7 @@ def tpe_seconds_search(context: RunContext) -> list[Outcome]:
     incumbent's test score is measured after the budget, at no cost to the search."""
     import optuna
 
-    from automl_meta.benchmark.models import warm_imports
+    from automl_meta.harness.one_shot import warm_imports
 
     warm_imports()
     seed = context.settings.seed

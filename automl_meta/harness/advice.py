@@ -6,7 +6,7 @@ whole family* (a PMLB family shares a generator or a source, so a sibling would 
 answer). A dataset new to the meta-database uses all of it.
 
 Fast learners (``knn``, ``portfolio``) are fitted once per held-out family. Slow ones
-(``ranker``, ``neural``) use the grouped shortcut of :mod:`automl_meta.benchmark.lodo`: the
+(``ranker``, ``neural``) use the grouped shortcut of :mod:`automl_meta.metalearners.lodo`: the
 families are split into K groups and a held-out dataset is advised by the fit without its
 whole group. That never trains on the held-out family, only on fewer others, so it is a
 pessimistic shortcut. Every fit is cached for the run.
@@ -187,7 +187,7 @@ class MetaContext:
 
     def advice(self, exclusion: Exclusion, needs: set[str]) -> Advice:
         """The advice for one dataset: a recommender and/or the neural learner."""
-        from automl_meta._recommend import Recommender
+        from automl_meta.advice._recommend import Recommender
 
         advice = Advice(exclusion, unavailable={})
         if "recommender" in needs:

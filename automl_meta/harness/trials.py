@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from automl_meta.benchmark.advice import Advice
-from automl_meta.benchmark.prepare import PreparedDataset
-from automl_meta.benchmark.settings import BenchmarkSettings
+from automl_meta.harness.advice import Advice
+from automl_meta.harness.prepare import PreparedDataset
+from automl_meta.harness.settings import BenchmarkSettings
 
 
 @dataclass
@@ -71,7 +71,7 @@ class RunContext:
 
     @property
     def recommender(self) -> Any:
-        """The held-out :class:`~automl_meta._recommend.Recommender` (pass it as ``db=``)."""
+        """The held-out :class:`~automl_meta.advice.Recommender` (pass it as ``db=``)."""
         return self._advised("recommender")
 
     @property

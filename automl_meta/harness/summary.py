@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl_meta.benchmark.results import SKIPPED, latest
+from automl_meta.harness.results import SKIPPED, latest
 
 NORMALISATION = __doc__.split("\n\n", 1)[1].strip() if __doc__ else ""
 DECIMALS = 12

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from automl_meta.benchmark._isolate import run_in_child
-from automl_meta.benchmark.trials import Outcome, RunContext, test_outcome
+from automl_meta.harness._isolate import run_in_child
+from automl_meta.harness.trials import Outcome, RunContext, test_outcome
 
 ONCE = 1  # the budget of a one-shot method: one configuration
 
@@ -34,7 +34,7 @@ def hgb_default(context: RunContext) -> list[Outcome]:
 
 def recommend_top1(context: RunContext) -> list[Outcome]:
     """The first configuration :func:`automl_meta.recommend` gives, with no trial at all."""
-    from automl_meta._recommend import recommend
+    from automl_meta.advice._recommend import recommend
 
     recommender = context.recommender
     metafeatures = context.metafeatures
@@ -123,7 +123,7 @@ def warm_imports() -> None:
     import importlib
     import importlib.util
 
-    for name in ("optuna", "automl_meta.metafeatures", "automl_meta.optuna_integration",
+    for name in ("optuna", "automl_meta.metafeatures", "automl_meta.advice._optuna",
                  "torch"):
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
@@ -134,7 +134,7 @@ def _hard_limit(seconds: float) -> float:
 
 
 def _test_score(model: Any, context: RunContext) -> float:
-    from automl_meta._metrics import PRIMARY_METRIC, score_predictions
+    from automl_meta.evaluation.metrics import PRIMARY_METRIC, score_predictions
 
     test = context.prepared.test
     metric = PRIMARY_METRIC[test.task]

@@ -1,6 +1,6 @@
 """``evaluate``: score one configuration on one dataset, safely.
 
-The work runs in a worker process (see :mod:`automl_meta._workers`): a fit that hangs is
+The work runs in a worker process (see :mod:`automl_meta.evaluation._workers`): a fit that hangs is
 killed at ``time_limit`` and one that allocates past ``memory_limit`` fails inside the
 worker, so the caller always gets an :class:`Evaluation` back (status ``ok``, ``timeout``,
 ``memout`` or ``error``). Workers are forked once per dataset and reused while their
@@ -18,10 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from automl_meta import _workers
-from automl_meta._metrics import PRIMARY_METRIC, class_scores, default_metrics, score_predictions
 from automl_meta.data import Dataset, load_dataset
 from automl_meta.errors import ConfigurationError
+from automl_meta.evaluation import _workers
+from automl_meta.evaluation.metrics import (
+    PRIMARY_METRIC,
+    class_scores,
+    default_metrics,
+    score_predictions,
+)
 
 STATUSES = ("ok", "timeout", "memout", "error")
 
@@ -193,7 +198,7 @@ def _score(pipeline: Any, protocol: Protocol, metrics: tuple[str, ...],
            return_predictions: bool, dataset: Dataset) -> dict[str, Any]:
     from sklearn.base import clone
 
-    from automl_meta._label_codes import label_codes
+    from automl_meta.evaluation._label_codes import label_codes
 
     y = dataset.y.to_numpy()
     classes = None
@@ -264,7 +269,7 @@ def _learning_label_codes(model: Any) -> Any:
     codes as in :func:`evaluate`, and a ``Pipeline`` stays a ``Pipeline``."""
     from sklearn.pipeline import Pipeline
 
-    from automl_meta._label_codes import LabelCodedClassifier
+    from automl_meta.evaluation._label_codes import LabelCodedClassifier
 
     if isinstance(model, Pipeline):
         name, final = model.steps[-1]
@@ -279,8 +284,8 @@ def fit_in_worker(config: dict[str, Any], dataset: Any, time_limit: float | None
     :func:`evaluate`. Returns ``(fitted pipeline or None, status, error)``.
 
     A classifier learns label codes as in :func:`evaluate` (its final step is a
-    :class:`~automl_meta._label_codes.LabelCodedClassifier`) and predicts the dataset's own
-    labels.
+    :class:`~automl_meta.evaluation._label_codes.LabelCodedClassifier`) and predicts the
+    dataset's own labels.
 
     Example:
         >>> from automl_meta.space import default_config

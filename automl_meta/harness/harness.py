@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from automl_meta._version import __version__
-from automl_meta.benchmark.advice import Advice, MetaContext
-from automl_meta.benchmark.methods import DEFAULT_METHODS, METHODS, budget_labels
-from automl_meta.benchmark.prepare import PreparedDataset, prepare_dataset
-from automl_meta.benchmark.report import write_report
-from automl_meta.benchmark.results import (
+from automl_meta.errors import ConfigurationError, did_you_mean
+from automl_meta.harness.advice import Advice, MetaContext
+from automl_meta.harness.methods import DEFAULT_METHODS, METHODS, budget_labels
+from automl_meta.harness.prepare import PreparedDataset, prepare_dataset
+from automl_meta.harness.report import write_report
+from automl_meta.harness.results import (
     RESULTS_FILE,
     SKIPPED,
     append_rows,
@@ -33,10 +34,9 @@ from automl_meta.benchmark.results import (
     read_results,
     seal,
 )
-from automl_meta.benchmark.settings import DEFAULT_BUDGETS, BenchmarkSettings
-from automl_meta.benchmark.summary import summarise
-from automl_meta.benchmark.trials import Outcome, RunContext
-from automl_meta.errors import ConfigurationError, did_you_mean
+from automl_meta.harness.settings import DEFAULT_BUDGETS, BenchmarkSettings
+from automl_meta.harness.summary import summarise
+from automl_meta.harness.trials import Outcome, RunContext
 
 SETTINGS_FILE = "settings.json"
 SUMMARY_FILE = "summary.json"
@@ -75,7 +75,7 @@ def run_benchmark(
         out: the output directory (``results.jsonl``, ``summary.json``, ``report.md``,
             PNG plots); an existing one is resumed.
         methods: method names (default: all but ``tpe_seconds``); see
-            :data:`~automl_meta.benchmark.methods.METHODS`.
+            :data:`~automl_meta.harness.methods.METHODS`.
         budgets: trial budgets of the search methods.
         seconds: the time budget of ``fit``, ``flaml_automl`` and ``tpe_seconds``.
         max_rows: rows kept per dataset (seeded; stratified for classification).
@@ -282,7 +282,7 @@ def _execute(units: list[Unit], settings: BenchmarkSettings, results_path: Path,
             return
         from joblib import Parallel, delayed, parallel_config
 
-        from automl_meta._lifecycle import loky_initializer
+        from automl_meta._support.lifecycle import loky_initializer
 
         initializer, initargs = loky_initializer()  # the workers die with this process
         with parallel_config(backend="loky", initializer=initializer, initargs=initargs):
@@ -367,7 +367,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from automl_meta._progress import eta_progress
+            from automl_meta._support.progress import eta_progress
 
             # the streams stay as they are: evaluation workers fork while the bar runs
             self._progress = eta_progress(redirect_stdout=False, redirect_stderr=False)

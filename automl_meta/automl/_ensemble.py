@@ -62,7 +62,7 @@ class WeightedEnsemble(BaseEstimator):
         return weights / weights.sum()
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        from automl_meta._metrics import class_scores
+        from automl_meta.evaluation.metrics import class_scores
 
         total = None
         for member, weight in zip(self.members or [], self._weights(), strict=True):

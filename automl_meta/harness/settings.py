@@ -18,7 +18,7 @@ class BenchmarkSettings:
     """How every method is run and measured.
 
     Args:
-        methods: method names (see :data:`automl_meta.benchmark.methods.METHODS`).
+        methods: method names (see :data:`automl_meta.harness.methods.METHODS`).
         budgets: trial budgets; a search method reports its incumbent after each.
         seconds: the wall-time budget of ``fit``, ``flaml_automl`` and ``tpe_seconds``.
         max_rows: rows kept per dataset (stratified for classification, seeded).
@@ -44,7 +44,7 @@ class BenchmarkSettings:
     db: str | None = None
 
     def __post_init__(self) -> None:
-        from automl_meta.benchmark.methods import check_methods
+        from automl_meta.harness.methods import check_methods
 
         self.methods = tuple(check_methods(self.methods))
         budgets = sorted(set(self.budgets))

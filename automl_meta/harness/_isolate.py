@@ -3,7 +3,7 @@
 ``evaluate`` already bounds each trial; this bounds a method that runs its own search, so
 that a method which hangs is stopped and reported as a ``timeout`` instead of stopping the
 benchmark. The child leads its own process group, so stopping it also stops every worker
-it started, and it dies with its parent (see :mod:`automl_meta._lifecycle`). It is not a
+it started, and it dies with its parent (see :mod:`automl_meta._support.lifecycle`). It is not a
 daemon, because ``fit`` itself starts worker processes.
 """
 
@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from automl_meta import _lifecycle
+from automl_meta._support import lifecycle as _lifecycle
 
 
 def run_in_child(work: Callable[[], dict[str, Any]], time_limit: float) -> dict[str, Any]:

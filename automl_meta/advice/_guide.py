@@ -176,7 +176,7 @@ def _unavailable(reason: str) -> None:
 def _saved_learner(db: Any) -> NeuralLearner | None:
     """The neural learner saved with the meta-db's learners, or ``None`` with a warning
     (never trains one here: that takes minutes)."""
-    from automl_meta._recommend import get_recommender
+    from automl_meta.advice._recommend import get_recommender
 
     recommender = get_recommender(db)
     directory = recommender.learners_dir

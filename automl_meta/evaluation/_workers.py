@@ -6,7 +6,7 @@ and an address-space limit (``RLIMIT_AS``) is set before each piece of work and 
 after it. A worker whose work ended ``ok`` goes back to a small idle pool and serves the
 next call on the same dataset object; one that timed out, ran out of memory, failed or died
 is killed, and the next call forks a fresh one. A worker dies with the process that forked
-it, even while busy (see :mod:`automl_meta._lifecycle`), and leads its own process group,
+it, even while busy (see :mod:`automl_meta._support.lifecycle`), and leads its own process group,
 so that stopping it also stops what its work started. Forking once per call cost 60-80 ms on the
 project's machine (the fork, then copy-on-write page faults in both processes, reaping),
 more than a small fit; a warm worker costs a pickled pipeline and a pipe round trip.
@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from automl_meta import _lifecycle
+from automl_meta._support import lifecycle as _lifecycle
 
 MIN_IDLE_WORKERS = 2
 MAX_TASKS_PER_WORKER = 200  # a fresh fork now and then bounds what a long-lived worker leaks

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl_meta import _lifecycle
-from automl_meta._saved_model import SavedModel, load_model, save_result
+from automl_meta._support import lifecycle as _lifecycle
+from automl_meta.automl._saved_model import SavedModel, load_model, save_result
 from automl_meta.data import Dataset, load_dataset
 from automl_meta.errors import AutoMLMetaError, AutoMLMetaWarning, ConfigurationError
 
@@ -135,7 +135,7 @@ class FitResult:
     def predict_proba(self, X: Any) -> np.ndarray:
         if self.task != "classification":
             raise ConfigurationError("predict_proba is only defined for classification.")
-        from automl_meta._metrics import class_scores
+        from automl_meta.evaluation.metrics import class_scores
 
         return class_scores(self.model, X, self.model.classes_)
 
@@ -220,10 +220,10 @@ def fit(
     started = time.perf_counter()  # first, so the imports below count against the budget
     import optuna
 
-    from automl_meta._metrics import LOWER_IS_BETTER, PRIMARY_METRIC, default_metrics
+    from automl_meta.advice._optuna import MetaSampler
     from automl_meta.evaluation import Protocol, evaluate
+    from automl_meta.evaluation.metrics import LOWER_IS_BETTER, PRIMARY_METRIC, default_metrics
     from automl_meta.metafeatures import extract_metafeatures
-    from automl_meta.optuna_integration import MetaSampler
     from automl_meta.space import config_hash, suggest
 
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -366,7 +366,7 @@ def _server_client(server: Any, budget: float) -> tuple[Any, bool]:
 
 def _recommendations(metafeatures: Any, task: str, k: int, strategy: str, db: Any,
                      client: Any) -> list[Any]:
-    from automl_meta._recommend import recommend
+    from automl_meta.advice._recommend import recommend
 
     try:
         if client is not None:
@@ -394,7 +394,7 @@ def _leaderboard(evaluations: list[Any], metric: str, sign: float) -> pd.DataFra
 
 def _choose_model(ok: list[Any], data: Dataset, metric: str, sign: float,
                   allow_ensemble: bool) -> tuple[list[dict[str, Any]], list[float], float]:
-    from automl_meta._ensemble import greedy_ensemble
+    from automl_meta.automl._ensemble import greedy_ensemble
 
     best = ok[0]
     single = ([best.config], [1.0], best.metrics[metric])
@@ -450,7 +450,7 @@ def _refit(members: list[dict[str, Any]], weights: list[float], data: Dataset,
     next best configurations ``(config, expected refit seconds)`` are tried within the 10%
     tolerance of the budget, skipping those that would not finish in the time left (so a
     tight budget still ends with the best model that fits in it)."""
-    from automl_meta._ensemble import WeightedEnsemble
+    from automl_meta.automl._ensemble import WeightedEnsemble
 
     fitted, used = [], []
     for config, weight in zip(members, weights, strict=True):

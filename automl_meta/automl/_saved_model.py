@@ -4,7 +4,7 @@ The directory holds ``config.json`` (the chosen configuration(s), the metric, an
 feature columns the model reads), ``leaderboard.csv``, ``report.md`` and, when scikit-learn's
 safe format can hold the model, ``model.skops``. Nothing is ever pickled: loading checks
 every node of ``model.skops`` against the exact class names our own saving produces
-(:data:`automl_meta._safe_skops.SAVED_MODEL`) before anything is built, and checks that
+(:data:`automl_meta._support.safe_skops.SAVED_MODEL`) before anything is built, and checks that
 ``config.json`` has the fields and types it was written with.
 """
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from automl_meta._safe_skops import SAVED_MODEL, load_skops
+from automl_meta._support.safe_skops import SAVED_MODEL, load_skops
 from automl_meta.errors import ArtifactError, AutoMLMetaWarning, ConfigurationError
 
 if TYPE_CHECKING:
@@ -42,8 +42,8 @@ def save_result(result: FitResult, directory: str | Path) -> list[Path]:
         >>> save_result(fit("sklearn:iris", budget="10s"), "model/")  # doctest: +SKIP
         >>> load_model("model/").predict("new.csv")  # doctest: +SKIP
     """
-    from automl_meta._report import render_report
     from automl_meta._version import __version__
+    from automl_meta.automl._report import render_report
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ class SavedModel:
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``."""
-        from automl_meta._metrics import class_scores
+        from automl_meta.evaluation.metrics import class_scores
 
         classes = self.classes_
         scores = class_scores(self.model, self.features_of(data), classes)

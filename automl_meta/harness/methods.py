@@ -13,9 +13,9 @@ import importlib.util
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from automl_meta.benchmark import models, searches
-from automl_meta.benchmark.trials import Outcome, RunContext
 from automl_meta.errors import ConfigurationError, did_you_mean
+from automl_meta.harness import one_shot, searches
+from automl_meta.harness.trials import Outcome, RunContext
 
 TRIALS, SECONDS, ONCE = "trials", "seconds", "once"
 
@@ -39,7 +39,7 @@ class Method:
             return (f"needs {', '.join(absent)}, which is not installed: "
                     "pip install 'automl-meta[bench]'")
         if "neural" in self.needs:
-            from automl_meta.benchmark.advice import neural_unavailable
+            from automl_meta.harness.advice import neural_unavailable
 
             return neural_unavailable()
         return None
@@ -47,17 +47,17 @@ class Method:
 
 _RECOMMENDER = frozenset({"recommender"})
 METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("hgb_default", ONCE, models.hgb_default,
+    Method("hgb_default", ONCE, one_shot.hgb_default,
            "HistGradientBoosting at its default hyperparameters"),
     Method("random", TRIALS, searches.random_search, "random search over our space"),
     Method("tpe", TRIALS, searches.tpe_search, "cold Optuna TPE over our space"),
     Method("tpe_seconds", SECONDS, searches.tpe_seconds_search,
            "cold Optuna TPE over our space for the time budget"),
-    Method("flaml_zeroshot", ONCE, models.flaml_zeroshot,
+    Method("flaml_zeroshot", ONCE, one_shot.flaml_zeroshot,
            "FLAML zero-shot LightGBM (flaml.default)", requires=("flaml", "lightgbm")),
-    Method("flaml_automl", SECONDS, models.flaml_automl, "FLAML AutoML for the time budget",
+    Method("flaml_automl", SECONDS, one_shot.flaml_automl, "FLAML AutoML for the time budget",
            requires=("flaml", "lightgbm")),
-    Method("recommend_top1", ONCE, models.recommend_top1,
+    Method("recommend_top1", ONCE, one_shot.recommend_top1,
            "the first recommendation of automl_meta.recommend", _RECOMMENDER, ours=True),
     Method("warm_tpe", TRIALS, searches.warm_tpe_search,
            "automl_meta.warm_start, then Optuna TPE", _RECOMMENDER, ours=True),
@@ -65,7 +65,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            _RECOMMENDER, ours=True),
     Method("neural", TRIALS, searches.neural_search,
            "the neural meta-learner proposing every trial", frozenset({"neural"}), ours=True),
-    Method("fit", SECONDS, models.automl_fit, "automl_meta.fit for the time budget",
+    Method("fit", SECONDS, one_shot.automl_fit, "automl_meta.fit for the time budget",
            _RECOMMENDER, ours=True),
 )}
 # what a benchmark runs when no methods are named (tpe_seconds is asked for by name)

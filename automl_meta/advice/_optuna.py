@@ -1,0 +1,262 @@
+"""Optuna integration: warm-start any study, or sample from the meta-learners.
+
+Parameter names are those of :func:`automl_meta.space.suggest`: a categorical
+``algorithm`` and ``<algorithm>__<param>`` for the chosen algorithm's parameters. A study
+whose objective names its parameters differently can pass ``param_map``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, TPESampler
+from optuna.trial import FrozenTrial, TrialState
+
+from automl_meta.advice._guide import NEURAL, NeuralGuide
+from automl_meta.errors import ConfigurationError
+from automl_meta.metalearners import NeuralLearner, Recommendation
+from automl_meta.space import config_to_trial_params
+
+WARM_START_ATTR = "automl_meta_warm_start"
+ParamMap = Mapping[str, str] | Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _trial_params(config: dict[str, Any], param_map: ParamMap | None) -> dict[str, Any]:
+    params = config_to_trial_params(config)
+    if param_map is None:
+        return params
+    if callable(param_map):
+        return dict(param_map(config))
+    return {param_map.get(name, name): value for name, value in params.items()}
+
+
+def _recommendations(dataset: Any, n: int, strategy: str, db: Any, task: str | None,
+                     metafeatures: Any) -> list[Recommendation]:
+    from automl_meta.advice._recommend import recommend
+
+    return recommend(dataset, k=n, strategy=strategy, db=db, task=task,
+                     metafeatures=metafeatures)
+
+
+def warm_start(study: optuna.Study, dataset: Any = None, n: int = 10, strategy: str = "auto",
+               db: Any = None, param_map: ParamMap | None = None, task: str | None = None,
+               metafeatures: Mapping[str, float] | None = None) -> list[Recommendation]:
+    """Enqueue the ``n`` recommended configurations into ``study``.
+
+    Works with in-memory and RDB storages; ``skip_if_exists`` keeps a re-run from enqueuing
+    twice. If the objective never asks for the enqueued names, the first warm-start trial
+    fails with a clear error instead of silently ignoring the warm start — pass
+    ``param_map`` (``{"svm__C": "C", ...}`` or a function of the configuration) then.
+
+    Example:
+        >>> study = optuna.create_study(direction="maximize")
+        >>> warm_start(study, "sklearn:iris", n=5)  # doctest: +SKIP
+        >>> study.optimize(objective, n_trials=30)  # doctest: +SKIP
+    """
+    if n < 1:
+        raise ConfigurationError(f"n={n!r} must be a positive number of configurations.")
+    recs = _recommendations(dataset, n, strategy, db, task, metafeatures)
+    _check_names_against_history(study, [_trial_params(r.config, param_map) for r in recs])
+    for rec in recs:
+        study.enqueue_trial(_trial_params(rec.config, param_map),
+                            user_attrs={WARM_START_ATTR: rec.rank}, skip_if_exists=True)
+    if not isinstance(study.sampler, _WarmStartGuard):
+        study.sampler = _WarmStartGuard(study.sampler)
+    return recs
+
+
+def _check_names_against_history(study: optuna.Study, proposals: list[dict[str, Any]]) -> None:
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    used = {name for trial in finished for name in trial.params}
+    ours = {name for params in proposals for name in params}
+    if used and not used & ours:
+        raise ConfigurationError(
+            "This study's objective uses parameter names "
+            f"({', '.join(sorted(used)[:6])}) that differ from automl-meta's "
+            f"({', '.join(sorted(ours)[:6])}). Expected an objective that samples with "
+            "automl_meta.space.suggest(trial, task); otherwise pass param_map={ours: yours} "
+            "(or a function of the configuration) to warm_start."
+        )
+
+
+class _WarmStartGuard(BaseSampler):
+    """Wraps a study's sampler so that a warm-start trial whose objective asks for names we
+    did not enqueue fails loudly instead of quietly becoming a random trial."""
+
+    def __init__(self, inner: BaseSampler) -> None:
+        self.inner = inner
+
+    def infer_relative_search_space(self, study: optuna.Study,
+                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return self.inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return self.inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        fixed = trial.system_attrs.get("fixed_params") or {}
+        if WARM_START_ATTR in trial.user_attrs and fixed and not any(
+                name in trial.params for name in fixed):
+            raise ConfigurationError(
+                f"The objective asked for {param_name!r}, but this warm-start trial enqueued "
+                f"{', '.join(sorted(fixed)[:6])}: the warm start would be ignored. Sample with "
+                "automl_meta.space.suggest(trial, task), or pass param_map to warm_start."
+            )
+        return self.inner.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.inner.before_trial(study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Any) -> None:
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()
+
+
+class MetaSampler(BaseSampler):
+    """An Optuna sampler that starts from the meta-learners' advice.
+
+    The first ``n_startup`` trials take configurations from the meta-learners; each
+    parameter the objective asks for is answered from that configuration, and a name it
+    lacks (or a value outside the objective's distribution) goes to the ``fallback``
+    sampler. After them the ``fallback`` (TPE by default, seeded) takes over, already knowing
+    the good region from those trials. Independent sampling only, so any objective works;
+    thread-safe for ``study.optimize(n_jobs=...)``.
+
+    Two ways to choose the startup configurations:
+
+    - ``strategy="auto"`` (default), ``"knn"``, ``"portfolio"``, ``"ranker"``: the
+      recommendations of :func:`~automl_meta.recommend`, fixed before the first trial;
+    - ``strategy="neural"``: the neural meta-learner proposes each of the ``n_startup``
+      trials when it starts: the first by its zero-shot ranking, every next one by expected
+      improvement after fine-tuning on the study's completed trials so far (read back
+      as configurations; failed and pruned trials are not learned from), among its
+      candidate pool, skipping configurations already tried, running, failed, or outside
+      the distributions the objective asked for. Set
+      ``n_startup`` to how many trials it should guide (all of them: the study's budget).
+      Its proposals are deterministic, so a seeded study is reproducible. Without trained
+      neural weights in the meta-db (or without torch) it warns and behaves as ``"auto"``.
+
+    Args:
+        dataset_or_metafeatures: the dataset (anything :func:`~automl_meta.load_dataset`
+            accepts) or its precomputed meta-features (then pass ``task``).
+        n_startup: how many trials the meta-learners propose before the fallback.
+        fallback: the sampler for everything else (default ``TPESampler(seed=seed)``).
+        strategy: which meta-learner advises (above).
+        seed: seed of the default fallback.
+        task: ``"classification"`` or ``"regression"`` (needed with meta-features).
+        db: the user meta-db store (as for :func:`~automl_meta.recommend`).
+        param_map: the objective's names for automl-meta's parameters (as for
+            :func:`warm_start`); with ``strategy="neural"`` only a mapping, which is
+            inverted to read the trials back.
+        recommendations: fixed recommendations to propose first (skips ``recommend``);
+            with ``strategy="neural"`` the neural proposals follow them.
+        learner: a fitted :class:`~automl_meta.metalearners.NeuralLearner` for
+            ``strategy="neural"`` (default: the one saved in the meta-db's learners).
+        candidates: the configurations ``strategy="neural"`` chooses among (default: the
+            learner's pool, the meta-db's configurations plus samples from the space).
+
+    Example:
+        >>> sampler = MetaSampler("sklearn:iris", n_startup=5, seed=0)  # doctest: +SKIP
+        >>> guided = MetaSampler("sklearn:iris", n_startup=30, strategy="neural")  # doctest: +SKIP
+        >>> study = optuna.create_study(direction="maximize", sampler=guided)  # doctest: +SKIP
+    """
+
+    def __init__(self, dataset_or_metafeatures: Any = None, n_startup: int = 10,
+                 fallback: BaseSampler | None = None, strategy: str = "auto",
+                 seed: int | None = None,
+                 task: str | None = None, db: Any = None, param_map: ParamMap | None = None,
+                 recommendations: list[Recommendation] | None = None,
+                 learner: NeuralLearner | None = None,
+                 candidates: Sequence[dict[str, Any]] | None = None) -> None:
+        if n_startup < 0:
+            raise ConfigurationError(f"n_startup={n_startup!r} must be >= 0.")
+        self.n_startup = n_startup
+        self.fallback = fallback or TPESampler(seed=seed, n_startup_trials=5)
+        self.param_map = param_map
+        self.strategy = strategy
+        self.guide: NeuralGuide | None = None
+        if strategy == NEURAL and n_startup > 0:
+            self.guide = NeuralGuide.create(dataset_or_metafeatures, task, db, param_map,
+                                            learner, candidates)
+            if self.guide is None:
+                strategy = "auto"
+        if recommendations is None and n_startup > 0 and self.guide is None:
+            is_mapping = isinstance(dataset_or_metafeatures, Mapping)
+            recommendations = _recommendations(
+                None if is_mapping else dataset_or_metafeatures, n_startup, strategy, db,
+                task, dataset_or_metafeatures if is_mapping else None)
+        self.recommendations = list(recommendations or [])[:n_startup]
+        self._proposals = [_trial_params(r.config, param_map) for r in self.recommendations]
+        self._assigned: dict[int, dict[str, Any] | None] = {}
+        self._proposed: list[dict[str, Any]] = []  # configurations handed out, in order
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def _proposal_for(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any] | None:
+        with self._lock:
+            if trial.number not in self._assigned:
+                self._assigned[trial.number] = self._next_proposal(study)
+            return self._assigned[trial.number]
+
+    def _next_proposal(self, study: optuna.Study) -> dict[str, Any] | None:
+        if len(self._proposed) >= self.n_startup:
+            return None
+        if self._next < len(self._proposals):
+            tried = [t.params for t in study.get_trials(deepcopy=False)
+                     if t.state == TrialState.COMPLETE]
+            while self._next < len(self._proposals) and self._proposals[self._next] in tried:
+                self._next += 1
+        if self._next < len(self._proposals):
+            self._next += 1
+            self._proposed.append(self.recommendations[self._next - 1].config)
+            return self._proposals[self._next - 1]
+        if self.guide is None:
+            return None
+        config = self.guide.propose(study, self._proposed)
+        if config is None:
+            return None
+        self._proposed.append(config)
+        return _trial_params(config, self.param_map)
+
+    def infer_relative_search_space(self, study: optuna.Study,
+                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        proposal = self._proposal_for(study, trial)
+        if proposal is not None and param_name in proposal:
+            value = proposal[param_name]
+            if _contains(param_distribution, value):
+                return value
+        return self.fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.fallback.before_trial(study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Any) -> None:
+        self.fallback.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.fallback.reseed_rng()
+
+
+def _contains(distribution: BaseDistribution, value: Any) -> bool:
+    try:
+        return bool(distribution._contains(distribution.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
