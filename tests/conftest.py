@@ -6,7 +6,7 @@ README.md); they are never copied into the repository. Use either the marker::
     @pytest.mark.requires_shared
     def test_something(shared_datasets: Path) -> None: ...
 
-or the ``requires_shared`` skip marker object (``from conftest import requires_shared``).
+or the ``requires_shared`` skip marker object (``from tests.conftest import requires_shared``).
 """
 
 from __future__ import annotations

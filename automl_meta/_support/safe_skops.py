@@ -18,9 +18,11 @@ JSON and, before skops builds anything:
 - then asks skops' own audit (``get_untrusted_types``) and refuses anything it reports
   outside the allowlist, and only then calls ``skops.io.load`` with exactly those names.
 
-The allowlists are literals derived once by saving every algorithm of the space and every
-skops-saved learner; ``tests/test_artifact_safety.py`` saves them again and checks that
-nothing outside the lists appears.
+The allowlists are exact names found by saving every algorithm of the space and every
+skops-saved learner: the pipeline's fixed names here, each algorithm's own in its
+declaration (``Algorithm.saved_types``); ``tests/automl/test_saved_model_allowlist.py``,
+``tests/metalearners/test_learner_files.py`` and the algorithm contract suite save them
+again and check that nothing outside the lists appears.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import importlib
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +61,23 @@ ALLOWED_BIT_GENERATORS = frozenset({"PCG64"})
 @dataclass(frozen=True)
 class Allowlist:
     """The exact ``module.class`` names (and reviewed functions) one kind of artifact may
-    hold; ``what`` names the artifact in messages."""
+    hold; ``what`` names the artifact in messages.
+
+    ``classes`` is ``fixed`` plus, when ``declared`` is given, the exact names it yields at
+    the time of the check (for a saved model: what the registered algorithms declare).
+    """
 
     what: str
-    classes: frozenset[str]
+    fixed: frozenset[str]
     functions: frozenset[str] = frozenset()
+    declared: Callable[[], Iterable[str]] | None = field(default=None, compare=False)
+
+    @property
+    def classes(self) -> frozenset[str]:
+        """Every exact class name allowed now."""
+        if self.declared is None:
+            return self.fixed
+        return self.fixed | frozenset(self.declared())
 
 
 _DATA_TYPES = frozenset({
@@ -82,64 +97,46 @@ _HIST_GB_TYPES = frozenset({
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 })
 
-#: What ``fit --out`` saves: a Pipeline of every algorithm of the space (both tasks), the
-#: label-coded, capped and ensemble wrappers.
-SAVED_MODEL = Allowlist("a saved model", _DATA_TYPES | _HIST_GB_TYPES | frozenset({
+# Sources of the exact class names a saved model's estimators hold: the algorithm space
+# declares its own (each Algorithm's ``saved_types``) through declare_saved_model_types, so
+# this lower layer never imports the space.
+_SAVED_MODEL_SOURCES: list[Callable[[], Iterable[str]]] = []
+
+
+def declare_saved_model_types(source: Callable[[], Iterable[str]]) -> None:
+    """Allow in a saved model the exact class names ``source()`` yields when a model is
+    loaded (``automl_meta.space`` declares its registered algorithms' ``saved_types``)."""
+    if source not in _SAVED_MODEL_SOURCES:
+        _SAVED_MODEL_SOURCES.append(source)
+
+
+def _declared_saved_model_types() -> Iterator[str]:
+    for source in _SAVED_MODEL_SOURCES:
+        yield from source()
+
+
+#: What ``fit --out`` saves: a Pipeline (its preprocessing, the label-coded and ensemble
+#: wrappers) around the estimators of the algorithms of the space. The fixed names are the
+#: pipeline's; each algorithm declares the classes of its estimator
+#: (``automl_meta.space.Algorithm.saved_types``), allowed once ``automl_meta.space`` is
+#: imported (``load_model`` and every command that loads a model import it).
+SAVED_MODEL = Allowlist("a saved model", _DATA_TYPES | frozenset({
     "automl_meta.automl._ensemble.WeightedEnsemble",
     "automl_meta.evaluation._label_codes.LabelCodedClassifier",
-    "automl_meta.space._capped.NeighborsCappedClassifier",
-    "automl_meta.space._capped.NeighborsCappedRegressor",
-    "automl_meta.space._capped.RowCappedClassifier",
-    "automl_meta.space._capped.RowCappedRegressor",
-    # the boosting estimators hold their model as the library's own bytes (no C handle)
-    "automl_meta.space.boosting.CatBoostClassifier",
-    "automl_meta.space.boosting.CatBoostRegressor",
-    "automl_meta.space.boosting.LightGBMClassifier",
-    "automl_meta.space.boosting.LightGBMRegressor",
-    "automl_meta.space.boosting.XGBoostClassifier",
-    "automl_meta.space.boosting.XGBoostRegressor",
     "functools.partial",
-    "sklearn._loss._loss.CyHalfBinomialLoss",
-    "sklearn._loss._loss.CyHalfMultinomialLoss",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.link.MultinomialLogit",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn._loss.loss.HalfMultinomialLoss",
     "sklearn.compose._column_transformer.ColumnTransformer",
-    "sklearn.ensemble._forest.ExtraTreesClassifier",
-    "sklearn.ensemble._forest.ExtraTreesRegressor",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.ensemble._forest.RandomForestRegressor",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting."
-    "HistGradientBoostingClassifier",
     "sklearn.impute._base.MissingIndicator",
     "sklearn.impute._base.SimpleImputer",
-    "sklearn.linear_model._coordinate_descent.ElasticNet",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.metrics._dist_metrics.ManhattanDistance64",
-    "sklearn.neighbors._classification.KNeighborsClassifier",
-    "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.neighbors._regression.KNeighborsRegressor",
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.preprocessing._encoders.OneHotEncoder",
     "sklearn.preprocessing._encoders.OrdinalEncoder",
-    "sklearn.preprocessing._function_transformer.FunctionTransformer",
-    "sklearn.preprocessing._label.LabelEncoder",
-    "sklearn.svm._classes.SVC",
-    "sklearn.svm._classes.SVR",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._classes.DecisionTreeRegressor",
-    "sklearn.tree._classes.ExtraTreeClassifier",
-    "sklearn.tree._classes.ExtraTreeRegressor",
-    "sklearn.tree._tree.Tree",
 }), functions=frozenset({
     # HistGradientBoosting's own preprocessing holds partial(check_array, dtype=...,
     # ensure_all_finite=False); check_array only validates and converts an array, whatever
     # keyword arguments a file gives it.
     "sklearn.utils.validation.check_array",
-}))
+}), declared=_declared_saved_model_types)
 
 #: What the ranker meta-learner saves (``learners/ranker.<task>.skops``).
 RANKER = Allowlist("the ranker meta-learner", _DATA_TYPES | _HIST_GB_TYPES)
@@ -160,6 +157,7 @@ def load_skops(path: str | Path, allowlist: Allowlist, remedy: str) -> Any:
     except OSError as exc:
         raise ArtifactError(f"Cannot read {str(path)!r}: {exc.strerror or exc}. {remedy}") \
             from exc
+    data = _with_current_module_names(data, path, remedy)
     trusted = check_skops(data, path, allowlist, remedy)
     try:
         return sio.loads(data, trusted=trusted)
@@ -199,6 +197,46 @@ def check_skops(data: bytes, path: Path, allowlist: Allowlist, remedy: str) -> l
     return sorted(reported)
 
 
+# classes of ours that files saved by the previous release name by their old module (they
+# moved into packages in issue #20); exact (module, class) pairs, read for one release
+MOVED_CLASSES: dict[tuple[str, str], str] = {
+    ("automl_meta._ensemble", "WeightedEnsemble"): "automl_meta.automl._ensemble",
+    ("automl_meta._label_codes", "LabelCodedClassifier"): "automl_meta.evaluation._label_codes",
+}
+
+
+def _with_current_module_names(data: bytes, path: Path, remedy: str) -> bytes:
+    """``data`` with the nodes naming a class of :data:`MOVED_CLASSES` by its old module
+    renamed to the current one (and unchanged when no node does), before the audit."""
+    schema = _read_schema(data, path, remedy)
+    renamed = False
+
+    def visit(node: Any) -> None:
+        nonlocal renamed
+        if isinstance(node, dict):
+            new = MOVED_CLASSES.get((node.get("__module__"), node.get("__class__")))
+            if new is not None:
+                node["__module__"] = new
+                renamed = True
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schema)
+    if not renamed:
+        return data
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rewritten:
+        for info in archive.infolist():
+            body = json.dumps(schema).encode() if info.filename == SCHEMA_FILE \
+                else archive.read(info)
+            rewritten.writestr(info, body)
+    return out.getvalue()
+
+
 def _read_schema(data: bytes, path: Path, remedy: str) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -225,6 +263,7 @@ def _audit_nodes(schema: dict[str, Any], path: Path, allowlist: Allowlist,
     ``allowlist``. Every dict anywhere in the JSON is visited, so no node can hide in a
     place this walk does not look at."""
     names: set[str] = set()
+    classes = allowlist.classes  # once: a declared allowlist is computed on each read
     stack: list[Any] = [schema]
     while stack:
         item = stack.pop()
@@ -245,7 +284,7 @@ def _audit_nodes(schema: dict[str, Any], path: Path, allowlist: Allowlist,
         if not isinstance(module, str) or not isinstance(cls, str):
             _refuse(path, allowlist, [f"{loader} without a name"], remedy, "a malformed node")
         name = f"{module}.{cls}"
-        allowed = (allowlist.functions if loader == "FunctionNode" else allowlist.classes)
+        allowed = allowlist.functions if loader == "FunctionNode" else classes
         if name not in allowed:
             _refuse(path, allowlist, [name], remedy, "types outside the allowlist")
         if loader == "RandomGeneratorNode":

@@ -2,12 +2,22 @@
 
 :func:`recommend` ranks configurations from the meta-learners; :func:`warm_start` enqueues
 them into any Optuna study; :class:`MetaSampler` is an Optuna sampler that starts from them
-(or lets a sequential learner propose every startup trial).
+(or lets a sequential learner propose every startup trial). All of them take ``db=``, one
+:class:`KnowledgeSource`: the local store (:class:`LocalSource`) or a team server
+(:class:`ServerSource`), as :func:`resolve_source` resolves a URL, a path or an object.
 """
 
 from __future__ import annotations
 
 from automl_meta.advice._optuna import MetaSampler, warm_start
-from automl_meta.advice._recommend import Recommender, get_recommender, recommend
+from automl_meta.advice._recommend import Recommender, get_recommender
+from automl_meta.advice._sources import (
+    KnowledgeSource,
+    LocalSource,
+    ServerSource,
+    recommend,
+    resolve_source,
+)
 
-__all__ = ["MetaSampler", "Recommender", "get_recommender", "recommend", "warm_start"]
+__all__ = ["KnowledgeSource", "LocalSource", "MetaSampler", "Recommender", "ServerSource",
+           "get_recommender", "recommend", "resolve_source", "warm_start"]

@@ -1,9 +1,11 @@
-"""The neural meta-learner behind ``MetaSampler(strategy="neural")``.
+"""Sequential proposals in an Optuna study: ``MetaSampler(strategy=...)`` for any strategy
+whose learner is a :class:`~automl_meta.metalearners.SequentialLearner` (``"neural"``, or
+any registered learner class with ``sequential = True``).
 
-:class:`NeuralGuide` reads an Optuna study back as ``(configuration, score)`` observations
-(the inverse of :func:`~automl_meta.space.config_to_trial_params`) and asks the neural
-meta-learner for the next configuration by expected improvement. Torch is imported only
-when a guide is created.
+:class:`ProposalGuide` reads an Optuna study back as ``(configuration, score)`` observations
+(the inverse of :func:`~automl_meta.space.config_to_trial_params`) and asks the fitted
+learner for the next configuration. The guide knows the contract only, never a learner by
+name: a new sequential learner is guided by being registered.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ import math
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from automl_meta.advice._recommend import get_recommender
+from automl_meta.data import load_dataset
 from automl_meta.errors import AutoMLMetaWarning, ConfigurationError
-from automl_meta.metalearners import NeuralLearner
+from automl_meta.metafeatures import extract_metafeatures
+from automl_meta.metalearners import LEARNERS, SequentialLearner
 from automl_meta.space import (
     ALGORITHM_PARAM,
     config_to_trial_params,
@@ -28,15 +33,28 @@ from automl_meta.space import (
     validate_config,
 )
 
-NEURAL = "neural"
 # one fine-tune-and-propose at a time per process: samplers may share a learner, and on CPU
 # two at once are slower than one after the other
 _COMPUTE_LOCK = threading.Lock()
 _UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 
 
-class NeuralGuide:
-    """Proposes configurations for a study on one dataset with a fitted ``NeuralLearner``.
+def sequential_learner_class(strategy: str) -> type[SequentialLearner] | None:
+    """The registered learner class of ``strategy`` if it proposes step by step, else
+    ``None`` (a one-shot strategy, ``"auto"``, or an unknown name).
+
+    Example:
+        >>> sequential_learner_class("neural").__name__, sequential_learner_class("knn")
+        ('NeuralLearner', None)
+    """
+    cls = LEARNERS.get(strategy) if isinstance(strategy, str) else None
+    if isinstance(cls, type) and issubclass(cls, SequentialLearner) and cls.sequential:
+        return cls
+    return None
+
+
+class ProposalGuide:
+    """Proposes configurations for a study on one dataset with a fitted sequential learner.
 
     Completed trials are the observations (their values negated when the study minimises);
     failed and pruned trials are not learned from, but neither they nor configurations
@@ -45,13 +63,13 @@ class NeuralGuide:
     the algorithms, or narrower ranges).
 
     Example:
-        >>> guide = NeuralGuide(learner, metafeatures, "classification")  # doctest: +SKIP
+        >>> guide = ProposalGuide(learner, metafeatures, "classification")  # doctest: +SKIP
         >>> guide.propose(study, proposed=[])  # doctest: +SKIP
         {'algorithm': 'hist_gb', 'params': {...}}
     """
 
-    def __init__(self, learner: NeuralLearner, metafeatures: Mapping[str, float], task: str,
-                 param_map: Mapping[str, str] | None = None,
+    def __init__(self, learner: SequentialLearner, metafeatures: Mapping[str, float],
+                 task: str, param_map: Mapping[str, str] | None = None,
                  candidates: Sequence[dict[str, Any]] | None = None) -> None:
         self.learner = learner
         self.metafeatures = metafeatures
@@ -60,37 +78,57 @@ class NeuralGuide:
         self.candidates = None if candidates is None else list(candidates)
         self._inverse = {theirs: ours for ours, theirs in self.param_map.items()}
         self._outside_cache: tuple[Any, list[dict[str, Any]]] = (None, [])
+        self._pool: list[dict[str, Any]] | None = None
         self._warned_multi_objective = False
 
+    @property
+    def strategy(self) -> str:
+        """The strategy name of the guiding learner."""
+        return self.learner.name
+
     @classmethod
-    def create(cls, dataset_or_metafeatures: Any, task: str | None, db: Any,
-               param_map: Any, learner: NeuralLearner | None = None,
-               candidates: Sequence[dict[str, Any]] | None = None) -> NeuralGuide | None:
-        """A guide for this dataset, or ``None`` (with a warning) when the neural learner is
-        not available: no trained weights in the meta-db, no torch, or no such task."""
+    def create(cls, strategy: str, dataset_or_metafeatures: Any, task: str | None, db: Any,
+               param_map: Any, learner: SequentialLearner | None = None,
+               candidates: Sequence[dict[str, Any]] | None = None) -> ProposalGuide | None:
+        """A guide for this dataset by ``strategy``'s learner, or ``None`` (with a warning)
+        when that learner is not available: none saved with the meta-db, a package it
+        requires missing, or no such task."""
+        learner_class = sequential_learner_class(strategy)
+        if learner_class is None:
+            raise ConfigurationError(
+                f"strategy={strategy!r} is not a sequential meta-learner; expected one of "
+                f"{', '.join(sorted(s for s in LEARNERS if sequential_learner_class(s)))}.")
         if param_map is not None and not isinstance(param_map, Mapping):
             raise ConfigurationError(
-                "strategy='neural' reads the study's trials back as configurations, which a "
-                "param_map function cannot do. Pass param_map as a mapping "
+                f"strategy={strategy!r} reads the study's trials back as configurations, "
+                "which a param_map function cannot do. Pass param_map as a mapping "
                 "{automl-meta name: your name}, or use another strategy.")
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            return _unavailable("needs PyTorch, which is not installed (pip install torch)")
+        if learner is not None and not isinstance(learner, learner_class):
+            raise ConfigurationError(
+                f"learner= is a {type(learner).__name__}, but strategy={strategy!r} expects "
+                f"a fitted {learner_class.__name__}; pass one, or the matching strategy.")
+        missing = learner_class.missing_requirements()
+        if missing:
+            return _unavailable(strategy, f"needs {', '.join(missing)}, which is not "
+                                f"installed (pip install {' '.join(missing)})")
         if learner is None:
-            learner = _saved_learner(db)
+            learner = _saved_learner(strategy, learner_class, db)
             if learner is None:
                 return None
-        metafeatures, task = _metafeatures(dataset_or_metafeatures, task)
-        if task not in learner.tasks:
-            return _unavailable(f"was trained on no {task} datasets")
-        learner._task_runtime(task)  # weights onto the device now, not in the first trial
+        metafeatures, task = _metafeatures(strategy, dataset_or_metafeatures, task)
+        if not learner.knows_task(task):
+            return _unavailable(strategy, f"was trained on no {task} datasets")
+        learner.prepare(task)  # e.g. weights onto the device now, not in the first trial
         return cls(learner, metafeatures, task, param_map, candidates)
 
     @property
     def pool(self) -> list[dict[str, Any]]:
-        return self.candidates if self.candidates is not None else \
-            self.learner.tasks[self.task]["candidates"]
+        """The configurations the guide chooses among."""
+        if self.candidates is not None:
+            return self.candidates
+        if self._pool is None:
+            self._pool = self.learner.candidate_pool(self.task)
+        return self._pool
 
     def config_of(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The configuration behind a trial's parameters (``None`` if they are not one)."""
@@ -111,9 +149,9 @@ class NeuralGuide:
         if len(study.directions) > 1:
             if not self._warned_multi_objective:
                 self._warned_multi_objective = True
-                warnings.warn("MetaSampler(strategy='neural') guides single-objective studies "
-                              "only; this one's trials go to the fallback sampler.",
-                              AutoMLMetaWarning, stacklevel=3)
+                warnings.warn(f"MetaSampler(strategy={self.strategy!r}) guides "
+                              "single-objective studies only; this one's trials go to the "
+                              "fallback sampler.", AutoMLMetaWarning, stacklevel=3)
             return None
         sign = -1.0 if study.direction == StudyDirection.MINIMIZE else 1.0
         observed: list[tuple[dict[str, Any], float]] = []
@@ -167,36 +205,41 @@ def _value(trial: FrozenTrial) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _unavailable(reason: str) -> None:
-    warnings.warn(f"MetaSampler(strategy='neural'): the neural meta-learner {reason}; "
-                  "proposing the 'auto' recommendations instead.", AutoMLMetaWarning,
-                  stacklevel=4)
+def _unavailable(strategy: str, reason: str) -> None:
+    warnings.warn(f"MetaSampler(strategy={strategy!r}): the {strategy!r} meta-learner "
+                  f"{reason}; proposing the 'auto' recommendations instead.",
+                  AutoMLMetaWarning, stacklevel=4)
 
 
-def _saved_learner(db: Any) -> NeuralLearner | None:
-    """The neural learner saved with the meta-db's learners, or ``None`` with a warning
-    (never trains one here: that takes minutes)."""
-    from automl_meta.advice._recommend import get_recommender
-
+def _saved_learner(strategy: str, learner_class: type[SequentialLearner],
+                   db: Any) -> SequentialLearner | None:
+    """The learner saved as ``<strategy>.json`` with the meta-db's learners, or ``None``
+    with a warning (never fits one here: that may take minutes)."""
     recommender = get_recommender(db)
     directory = recommender.learners_dir
-    if directory is None or not (directory / f"{NEURAL}.json").is_file():
-        return _unavailable(f"has no trained weights in {directory or 'the meta-db'} "
-                            "(train them with `automl-meta db train-neural`)")
-    return cast(NeuralLearner, recommender.learner(NEURAL))
+    if directory is None or not (directory / f"{strategy}.json").is_file():
+        hint = learner_class.train_hint or (
+            f"fit a {learner_class.__name__} and save it there with learner.save(directory)")
+        return _unavailable(strategy, f"has no trained weights ({strategy}.json) in "
+                            f"{directory or 'the meta-db'} ({hint})")
+    learner = recommender.learner(strategy)
+    if not isinstance(learner, learner_class):
+        raise ConfigurationError(
+            f"{directory / f'{strategy}.json'} holds a {type(learner).__name__}, not the "
+            f"{learner_class.__name__} strategy={strategy!r} expects; retrain it.")
+    return learner
 
 
-def _metafeatures(dataset_or_metafeatures: Any, task: str | None) -> tuple[Any, str]:
+def _metafeatures(strategy: str, dataset_or_metafeatures: Any,
+                  task: str | None) -> tuple[Any, str]:
     if isinstance(dataset_or_metafeatures, Mapping):
         if task is None:
             raise ConfigurationError("With precomputed metafeatures, pass "
                                      "task='classification' or task='regression'.")
         return dataset_or_metafeatures, task
     if dataset_or_metafeatures is None:
-        raise ConfigurationError("MetaSampler(strategy='neural') needs the dataset or its "
-                                 "meta-features (with task=...).")
-    from automl_meta.data import load_dataset
-    from automl_meta.metafeatures import extract_metafeatures
+        raise ConfigurationError(f"MetaSampler(strategy={strategy!r}) needs the dataset or "
+                                 "its meta-features (with task=...).")
 
     dataset = load_dataset(dataset_or_metafeatures, task=task)
     return extract_metafeatures(dataset), dataset.task

@@ -16,9 +16,10 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
-from automl_meta.advice._guide import NEURAL, NeuralGuide
+from automl_meta.advice._guide import ProposalGuide, sequential_learner_class
+from automl_meta.advice._sources import db_or_server, local_recommender, recommend
 from automl_meta.errors import ConfigurationError
-from automl_meta.metalearners import NeuralLearner, Recommendation
+from automl_meta.metalearners import Recommendation, SequentialLearner
 from automl_meta.space import config_to_trial_params
 
 WARM_START_ATTR = "automl_meta_warm_start"
@@ -36,16 +37,19 @@ def _trial_params(config: dict[str, Any], param_map: ParamMap | None) -> dict[st
 
 def _recommendations(dataset: Any, n: int, strategy: str, db: Any, task: str | None,
                      metafeatures: Any) -> list[Recommendation]:
-    from automl_meta.advice._recommend import recommend
-
     return recommend(dataset, k=n, strategy=strategy, db=db, task=task,
                      metafeatures=metafeatures)
 
 
 def warm_start(study: optuna.Study, dataset: Any = None, n: int = 10, strategy: str = "auto",
                db: Any = None, param_map: ParamMap | None = None, task: str | None = None,
-               metafeatures: Mapping[str, float] | None = None) -> list[Recommendation]:
+               metafeatures: Mapping[str, float] | None = None,
+               server: Any = None) -> list[Recommendation]:
     """Enqueue the ``n`` recommended configurations into ``study``.
+
+    ``db`` is where the advice comes from, as for :func:`~automl_meta.recommend`: the
+    user store by default, a store's URL or path, or a team's ``automl-meta serve`` URL
+    (``server=`` is its deprecated spelling).
 
     Works with in-memory and RDB storages; ``skip_if_exists`` keeps a re-run from enqueuing
     twice. If the objective never asks for the enqueued names, the first warm-start trial
@@ -59,6 +63,7 @@ def warm_start(study: optuna.Study, dataset: Any = None, n: int = 10, strategy: 
     """
     if n < 1:
         raise ConfigurationError(f"n={n!r} must be a positive number of configurations.")
+    db = db_or_server(db, server, "warm_start")
     recs = _recommendations(dataset, n, strategy, db, task, metafeatures)
     _check_names_against_history(study, [_trial_params(r.config, param_map) for r in recs])
     for rec in recs:
@@ -135,15 +140,17 @@ class MetaSampler(BaseSampler):
 
     - ``strategy="auto"`` (default), ``"knn"``, ``"portfolio"``, ``"ranker"``: the
       recommendations of :func:`~automl_meta.recommend`, fixed before the first trial;
-    - ``strategy="neural"``: the neural meta-learner proposes each of the ``n_startup``
-      trials when it starts: the first by its zero-shot ranking, every next one by expected
-      improvement after fine-tuning on the study's completed trials so far (read back
-      as configurations; failed and pruned trials are not learned from), among its
-      candidate pool, skipping configurations already tried, running, failed, or outside
-      the distributions the objective asked for. Set
-      ``n_startup`` to how many trials it should guide (all of them: the study's budget).
-      Its proposals are deterministic, so a seeded study is reproducible. Without trained
-      neural weights in the meta-db (or without torch) it warns and behaves as ``"auto"``.
+    - ``strategy="neural"``, or any other registered sequential learner (a
+      :class:`~automl_meta.metalearners.SequentialLearner`): the learner proposes each of
+      the ``n_startup`` trials when it starts (here the neural learner's way: the first by
+      its zero-shot ranking, every next one by expected improvement after fine-tuning on
+      the study's completed trials so far), among its candidate pool. The study's trials
+      are read back as configurations (failed and pruned ones are not learned from), and
+      configurations already tried, running, failed, or outside the distributions the
+      objective asked for are never proposed. Set ``n_startup`` to how many trials it
+      should guide (all of them: the study's budget). Its proposals are deterministic, so
+      a seeded study is reproducible. Without the strategy's learner saved in the meta-db
+      (or without a package it requires, such as torch) it warns and behaves as ``"auto"``.
 
     Args:
         dataset_or_metafeatures: the dataset (anything :func:`~automl_meta.load_dataset`
@@ -153,14 +160,19 @@ class MetaSampler(BaseSampler):
         strategy: which meta-learner advises (above).
         seed: seed of the default fallback.
         task: ``"classification"`` or ``"regression"`` (needed with meta-features).
-        db: the user meta-db store (as for :func:`~automl_meta.recommend`).
+        db: where the advice comes from (as for :func:`~automl_meta.recommend`): the user
+            store by default, a store's URL or path, a team server's URL, a
+            :class:`~automl_meta.advice.KnowledgeSource`. With a server,
+            ``strategy="neural"`` proposes here from the shipped knowledge.
         param_map: the objective's names for automl-meta's parameters (as for
             :func:`warm_start`); with ``strategy="neural"`` only a mapping, which is
             inverted to read the trials back.
+        server: deprecated, pass the server's URL as ``db``.
         recommendations: fixed recommendations to propose first (skips ``recommend``);
             with ``strategy="neural"`` the neural proposals follow them.
-        learner: a fitted :class:`~automl_meta.metalearners.NeuralLearner` for
-            ``strategy="neural"`` (default: the one saved in the meta-db's learners).
+        learner: a fitted learner of a sequential ``strategy`` (a
+            :class:`~automl_meta.metalearners.NeuralLearner` for ``"neural"``; default: the
+            one saved as ``<strategy>.json`` with the meta-db's learners).
         candidates: the configurations ``strategy="neural"`` chooses among (default: the
             learner's pool, the meta-db's configurations plus samples from the space).
 
@@ -175,18 +187,21 @@ class MetaSampler(BaseSampler):
                  seed: int | None = None,
                  task: str | None = None, db: Any = None, param_map: ParamMap | None = None,
                  recommendations: list[Recommendation] | None = None,
-                 learner: NeuralLearner | None = None,
-                 candidates: Sequence[dict[str, Any]] | None = None) -> None:
+                 learner: SequentialLearner | None = None,
+                 candidates: Sequence[dict[str, Any]] | None = None,
+                 server: Any = None) -> None:
         if n_startup < 0:
             raise ConfigurationError(f"n_startup={n_startup!r} must be >= 0.")
+        db = db_or_server(db, server, "MetaSampler")
         self.n_startup = n_startup
         self.fallback = fallback or TPESampler(seed=seed, n_startup_trials=5)
         self.param_map = param_map
         self.strategy = strategy
-        self.guide: NeuralGuide | None = None
-        if strategy == NEURAL and n_startup > 0:
-            self.guide = NeuralGuide.create(dataset_or_metafeatures, task, db, param_map,
-                                            learner, candidates)
+        self.guide: ProposalGuide | None = None
+        if n_startup > 0 and sequential_learner_class(strategy) is not None:
+            self.guide = ProposalGuide.create(strategy, dataset_or_metafeatures, task,
+                                              local_recommender(db) if learner is None else None,
+                                              param_map, learner, candidates)
             if self.guide is None:
                 strategy = "auto"
         if recommendations is None and n_startup > 0 and self.guide is None:

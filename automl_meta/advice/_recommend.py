@@ -1,4 +1,9 @@
-"""``recommend``: ranked configurations for a new dataset, with the reasons."""
+"""``Recommender``: the meta-knowledge and fitted meta-learners that advise in this process.
+
+:func:`~automl_meta.advice.recommend` reaches it through a
+:class:`~automl_meta.advice.LocalSource`; :func:`get_recommender` keeps one per store,
+reused until the store changes.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from automl_meta.config import shipped_meta_db_dir, user_db_url
-from automl_meta.data import Dataset, load_dataset
 from automl_meta.errors import ConfigurationError, did_you_mean
+from automl_meta.metadb import MetaDB
 from automl_meta.metalearners import (
     LEARNERS,
     MetaKnowledge,
@@ -22,7 +27,7 @@ from automl_meta.metalearners import (
     load_learner,
 )
 
-STRATEGIES = ("auto", *LEARNERS)
+STRATEGIES = LEARNERS.strategies  # "auto" and every registered learner, read live
 DEFAULT_STRATEGY = "knn"
 MIN_DATASETS_FOR_METAFEATURES = 5
 
@@ -51,11 +56,13 @@ class Recommender:
         self._learners: dict[str, MetaLearner] = dict(learners or {})
 
     @classmethod
-    def load(cls, db: Any = None, shipped: str | Path | None = None) -> Recommender:
-        from automl_meta.metadb import MetaDB
-
+    def load(cls, db: MetaDB | str | Path | None | bool = None,
+             shipped: str | Path | None = None) -> Recommender:
+        """The recommender of the shipped bundle with the store ``db`` (a MetaDB, URL or
+        path; default the user store) layered over it, or of the bundle alone for
+        ``db=False``."""
         shipped_dir = Path(shipped) if shipped is not None else shipped_meta_db_dir()
-        store = db if isinstance(db, MetaDB) or db is False else MetaDB(db or user_db_url())
+        store = False if db is False else _store(db)
         knowledge = load_knowledge(shipped_dir, store)
         user_rows = 0 if store is False else store.stats()["evaluations"]
         learners_dir = shipped_dir / "learners"
@@ -70,7 +77,7 @@ class Recommender:
         """The fitted learner for ``strategy`` (loaded from disk or fitted on first use)."""
         if strategy not in self._learners:
             saved = self.learners_dir / f"{strategy}.json" if self.learners_dir else None
-            memory_based = strategy in ("knn", "portfolio")
+            memory_based = strategy in LEARNERS and LEARNERS[strategy].memory_based
             if saved is not None and saved.is_file() and not (self.refit and memory_based):
                 self._learners[strategy] = load_learner(saved)
             else:
@@ -121,22 +128,19 @@ def get_recommender(db: Any = None, shipped: str | Path | None = None,
     second passes ``max_age`` (seconds) to ask at most that often; its own writes call
     :func:`forget_store_state` so they are still seen at once. A ready
     :class:`Recommender` passed as ``db`` is returned as it is (so ``fit``, ``warm_start``
-    and ``MetaSampler`` can advise from part of the knowledge).
+    and ``MetaSampler`` can advise from part of the knowledge); ``db=False`` gives the
+    shipped bundle's alone.
     """
     if isinstance(db, Recommender):
         return db
-    from automl_meta.metadb import MetaDB
-
-    if isinstance(db, MetaDB):
-        store = db
-    else:
-        # opening a store (engine, schema check) costs more than a recommendation: keep one
-        # per URL for the life of the process
-        url = str(db or user_db_url())
-        store = _STORES.get(url)
-        if store is None:
-            store = _STORES[url] = MetaDB(url)
     shipped_dir = Path(shipped) if shipped is not None else shipped_meta_db_dir()
+    if db is False:
+        key = ("", str(shipped_dir), (0, 0, 0))
+        if key not in _CACHE:
+            _CACHE.clear()
+            _CACHE[key] = Recommender.load(False, shipped_dir)
+        return _CACHE[key]
+    store = _store(db)
     now = time.monotonic()
     checked = _TOKENS.get(store.url)
     if checked is not None and now - checked[0] < max_age:
@@ -156,62 +160,13 @@ def forget_store_state(store: Any) -> None:
     _TOKENS.pop(getattr(store, "url", str(store)), None)
 
 
-def recommend(
-    dataset: Any = None,
-    k: int = 10,
-    strategy: str = "auto",
-    db: Any = None,
-    target: str | None = None,
-    task: str | None = None,
-    metafeatures: Mapping[str, float] | pd.Series | None = None,
-    server: str | None = None,
-) -> list[Recommendation]:
-    """Recommend ``k`` configurations for ``dataset``, best first, each with its reason.
-
-    Args:
-        dataset: anything :func:`~automl_meta.load_dataset` accepts; may be omitted when
-            ``metafeatures`` and ``task`` are given.
-        k: how many recommendations.
-        strategy: ``"auto"`` (the strategy the leave-one-dataset-out evaluation found best),
-            ``"knn"``, ``"portfolio"`` or ``"ranker"``.
-        db: the user store (URL, path or :class:`~automl_meta.MetaDB`); default
-            ``$AUTOML_META_DB`` or the user data directory. The shipped ``meta_db/`` is
-            always layered underneath. A :class:`Recommender` is used as it is.
-        target, task: passed to ``load_dataset``.
-        metafeatures: precomputed meta-features (skips the extraction).
-        server: URL of a team's ``automl-meta serve`` (token from ``$AUTOML_META_TOKEN``
-            when reading needs one). The meta-features are computed here and only they are
-            sent; the server answers from its own store, so ``db`` must not be given.
-
-    Example:
-        >>> recs = recommend("sklearn:breast_cancer", k=3)  # doctest: +SKIP
-        >>> recs[0].algorithm, recs[0].params, recs[0].why  # doctest: +SKIP
-    """
-    started = time.perf_counter()
-    if metafeatures is None:
-        if dataset is None:
-            raise ConfigurationError("recommend() needs a dataset or precomputed metafeatures.")
-        loaded: Dataset = load_dataset(dataset, target=target, task=task)
-        from automl_meta.metafeatures import extract_metafeatures
-
-        metafeatures = extract_metafeatures(loaded)
-        task = loaded.task
-    elif task is None:
-        if dataset is None:
-            raise ConfigurationError("With precomputed metafeatures, pass task='classification'"
-                                     " or task='regression'.")
-        task = load_dataset(dataset, target=target).task
-    if server is not None:
-        if db is not None:
-            raise ConfigurationError("Pass db= or server=, not both: a server recommends "
-                                     "from its own meta-database.")
-        from automl_meta.service import Client
-
-        with Client(server) as client:
-            return client.recommend(metafeatures=metafeatures, task=task, k=k,
-                                    strategy=strategy)
-    recs = get_recommender(db).recommend(metafeatures, task, k=k, strategy=strategy)
-    elapsed = time.perf_counter() - started
-    for rec in recs:
-        rec.details.setdefault("seconds", elapsed)
-    return recs
+def _store(db: MetaDB | str | Path | None) -> MetaDB:
+    """The store ``db`` names (default the user store); one per URL for the life of the
+    process, as opening one (engine, schema check) costs more than a recommendation."""
+    if isinstance(db, MetaDB):
+        return db
+    url = str(db or user_db_url())
+    store = _STORES.get(url)
+    if store is None:
+        store = _STORES[url] = MetaDB(url)
+    return store

@@ -7,7 +7,8 @@ and read it as a directory that never needs unpickling; the scikit-learn estimat
 
 from __future__ import annotations
 
-from automl_meta.automl._fit import FitProgress, FitResult, fit, parse_budget
+from automl_meta.automl._fit import fit
+from automl_meta.automl._result import FitProgress, FitResult, parse_budget
 from automl_meta.automl._saved_model import SavedModel, load_model, save_result
 from automl_meta.automl.estimators import AutoMetaClassifier, AutoMetaRegressor
 

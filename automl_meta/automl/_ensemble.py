@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from automl_meta.evaluation.metrics import class_scores
+
 
 def greedy_ensemble(predictions: list[np.ndarray], y: np.ndarray, task: str,
                     classes: np.ndarray | None, rounds: int = 25) -> tuple[list[int], float]:
@@ -62,8 +64,6 @@ class WeightedEnsemble(BaseEstimator):
         return weights / weights.sum()
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        from automl_meta.evaluation.metrics import class_scores
-
         total = None
         for member, weight in zip(self.members or [], self._weights(), strict=True):
             scores = class_scores(member, X, self.classes_)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from automl_meta.automl import FitResult
+from automl_meta.automl._result import FitResult
 
 LEADERBOARD_ROWS = 10
 

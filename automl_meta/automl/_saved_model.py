@@ -14,16 +14,19 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from automl_meta._support.safe_skops import SAVED_MODEL, load_skops
+from automl_meta._version import __version__
+from automl_meta.automl._report import render_report
+from automl_meta.automl._result import FitResult
+from automl_meta.data import load_features
 from automl_meta.errors import ArtifactError, AutoMLMetaWarning, ConfigurationError
-
-if TYPE_CHECKING:
-    from automl_meta.automl import FitResult
+from automl_meta.evaluation.metrics import class_scores
+from automl_meta.space import REGISTRY  # noqa: F401  (declares the algorithms' saved types)
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -42,9 +45,6 @@ def save_result(result: FitResult, directory: str | Path) -> list[Path]:
         >>> save_result(fit("sklearn:iris", budget="10s"), "model/")  # doctest: +SKIP
         >>> load_model("model/").predict("new.csv")  # doctest: +SKIP
     """
-    from automl_meta._version import __version__
-    from automl_meta.automl._report import render_report
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     model_path, model_error = out / MODEL_FILE, None
@@ -122,8 +122,6 @@ class SavedModel:
 
     def features_of(self, data: Any) -> pd.DataFrame:
         """``data``'s feature columns, checked and typed as in training."""
-        from automl_meta.data import load_features
-
         return load_features(data, self.features, self.categorical)
 
     def predict(self, data: Any) -> np.ndarray:
@@ -131,8 +129,6 @@ class SavedModel:
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``."""
-        from automl_meta.evaluation.metrics import class_scores
-
         classes = self.classes_
         scores = class_scores(self.model, self.features_of(data), classes)
         if scores is None:

@@ -5,10 +5,16 @@ validated in ``fit``; inputs are checked with scikit-learn's ``validate_data`` (
 read as scikit-learn's do); ``n_features_in_`` / ``feature_names_in_`` are set. Inputs may
 be arrays or DataFrames with categorical or text columns and missing values, which the
 search's pipelines encode and impute.
+
+``time_budget`` was renamed ``budget`` (as in :func:`~automl_meta.fit`) and ``server`` became
+``db`` (a server URL is a knowledge source like a store's); the old names still work for one
+release, with a deprecation warning (their default is the string ``"deprecated"`` /
+``None``, the scikit-learn way of keeping ``get_params`` and ``clone`` working).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,13 +23,25 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from automl_meta.advice._sources import db_or_server
+from automl_meta.automl._fit import fit as run_fit
+from automl_meta.data import load_features
+from automl_meta.data._prepare import MIN_ROWS
+from automl_meta.errors import ConfigurationError
+from automl_meta.evaluation.metrics import class_scores
+
+DEFAULT_BUDGET = 60.0
+DEPRECATED = "deprecated"
+
 
 class _AutoMetaBase(BaseEstimator):
     _task = ""
 
-    def __init__(self, time_budget: float = 60.0, metric: str | None = None, n_jobs: int = 1,
-                 strategy: str = "auto", ensemble: bool = True, record: bool = True,
-                 db: Any = None, server: str | None = None, random_state: int = 0) -> None:
+    def __init__(self, budget: float | str = DEFAULT_BUDGET, metric: str | None = None,
+                 n_jobs: int = 1, strategy: str = "auto", ensemble: bool = True,
+                 record: bool = True, db: Any = None, server: Any = None,
+                 random_state: int = 0, time_budget: float | str = DEPRECATED) -> None:
+        self.budget = budget
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -43,21 +61,20 @@ class _AutoMetaBase(BaseEstimator):
         return tags
 
     def fit(self, X: Any, y: Any) -> _AutoMetaBase:
-        """Search algorithms and hyperparameters for ``(X, y)`` within ``time_budget``
+        """Search algorithms and hyperparameters for ``(X, y)`` within ``budget``
         seconds and keep the best model (or ensemble), refitted on all rows."""
-        from automl_meta.automl import fit
-        from automl_meta.data._prepare import MIN_ROWS
-
+        budget = self._budget()
+        db = db_or_server(self.db, self.server, type(self).__name__)
         checked, y = validate_data(self, X, y, dtype=None, ensure_all_finite=False,
                                    ensure_min_samples=MIN_ROWS,
                                    y_numeric=self._task == "regression")
         if self._task == "classification":
             check_classification_targets(y)
         frame = _named(X) if isinstance(X, pd.DataFrame) else _named(pd.DataFrame(checked))
-        result = fit((frame, pd.Series(y, name="target")), budget=self.time_budget,
-                     metric=self.metric, n_jobs=self.n_jobs, task=self._task,
-                     strategy=self.strategy, ensemble=self.ensemble, record=self.record,
-                     db=self.db, server=self.server, random_state=self.random_state)
+        result = run_fit((frame, pd.Series(y, name="target")), budget=budget,
+                         metric=self.metric, n_jobs=self.n_jobs, task=self._task,
+                         strategy=self.strategy, ensemble=self.ensemble, record=self.record,
+                         db=db, random_state=self.random_state)
         self.model_ = result.model
         self.leaderboard_ = result.leaderboard
         self.best_config_ = result.best_config
@@ -69,9 +86,20 @@ class _AutoMetaBase(BaseEstimator):
             self.classes_ = self.model_.classes_
         return self
 
-    def _features(self, X: Any) -> pd.DataFrame:
-        from automl_meta.data import load_features
+    def _budget(self) -> float | str:
+        """``budget``, or the deprecated ``time_budget`` when that was given instead."""
+        if isinstance(self.time_budget, str) and self.time_budget == DEPRECATED:
+            return self.budget
+        if self.budget != DEFAULT_BUDGET:
+            raise ConfigurationError(
+                f"Got budget={self.budget!r} and time_budget={self.time_budget!r}; "
+                "time_budget is the deprecated name of budget: pass budget alone.")
+        warnings.warn(f"{type(self).__name__}(time_budget=...) is deprecated and will be "
+                      "removed in the next release; pass budget=... instead (as for "
+                      "automl_meta.fit).", DeprecationWarning, stacklevel=3)
+        return self.time_budget
 
+    def _features(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "model_")
         checked = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(checked)
@@ -91,15 +119,17 @@ class AutoMetaClassifier(ClassifierMixin, _AutoMetaBase):
     """A classifier whose algorithm and hyperparameters are chosen by a meta-learned search.
 
     Args:
-        time_budget: seconds for the whole search and refit.
+        budget: seconds (or ``"5m"``...) for the whole search and refit.
         metric: the search objective (default balanced accuracy).
-        n_jobs, strategy, ensemble, record, db, server, random_state: as for
-            :func:`automl_meta.fit`.
+        n_jobs, strategy, ensemble, record, db, random_state: as for
+            :func:`automl_meta.fit` (``db`` may be a team server's URL).
+        server: deprecated, pass the server's URL as ``db``.
+        time_budget: deprecated name of ``budget``.
 
     Example:
         >>> from sklearn.datasets import load_iris
         >>> X, y = load_iris(return_X_y=True)
-        >>> model = AutoMetaClassifier(time_budget=20).fit(X, y)  # doctest: +SKIP
+        >>> model = AutoMetaClassifier(budget=20).fit(X, y)  # doctest: +SKIP
         >>> model.predict(X[:3])  # doctest: +SKIP
     """
 
@@ -107,8 +137,6 @@ class AutoMetaClassifier(ClassifierMixin, _AutoMetaBase):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``."""
-        from automl_meta.evaluation.metrics import class_scores
-
         features = self._features(X)
         return class_scores(self.model_, features, self.classes_)
 
@@ -121,7 +149,7 @@ class AutoMetaRegressor(RegressorMixin, _AutoMetaBase):
     Example:
         >>> from sklearn.datasets import load_diabetes
         >>> X, y = load_diabetes(return_X_y=True)
-        >>> model = AutoMetaRegressor(time_budget=20).fit(X, y)  # doctest: +SKIP
+        >>> model = AutoMetaRegressor(budget=20).fit(X, y)  # doctest: +SKIP
         >>> model.score(X, y)  # doctest: +SKIP
     """
 

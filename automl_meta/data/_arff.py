@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from automl_meta.data._text import detect_encoding, warn_latin1
 from automl_meta.errors import DatasetError
 
 
@@ -17,9 +18,7 @@ def read_arff(path: Path, compressed: bool) -> tuple[pd.DataFrame, str | None]:
     Nominal attributes become categoricals with the declared levels; ``?`` (quoted or not)
     is a missing value.
     """
-    import arff  # liac-arff
-
-    from automl_meta.data._readers import detect_encoding, warn_latin1
+    import arff  # liac-arff: only for ARFF files
 
     encoding = detect_encoding(path, compressed)
     try:

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from automl_meta.data._dataset import Dataset
+from automl_meta.data._load import dataset_name, load_dataset
 from automl_meta.data._prepare import _as_text, _column_kind, check_unique_columns, warn
+from automl_meta.data._readers import read_file
 from automl_meta.errors import DatasetError, did_you_mean
 
 
@@ -77,9 +79,6 @@ def load_features(
 
 
 def _raw_frame(source: Any, name: str | None) -> tuple[pd.DataFrame, str]:
-    from automl_meta.data._load import dataset_name, load_dataset
-    from automl_meta.data._readers import read_file
-
     if isinstance(source, Dataset):
         return source.X, name or source.name
     if isinstance(source, pd.DataFrame):

@@ -14,7 +14,13 @@ import pandas as pd
 
 from automl_meta.data._dataset import TASKS, Dataset
 from automl_meta.data._prepare import check_unique_columns, choose_target, prepare
-from automl_meta.data._readers import read_file, split_suffix
+from automl_meta.data._readers import (
+    ARFF_SUFFIXES,
+    PARQUET_SUFFIXES,
+    TABLE_SUFFIXES,
+    read_file,
+    split_suffix,
+)
 from automl_meta.errors import DatasetError, NetworkError, did_you_mean
 
 SKLEARN_DATASETS = {
@@ -133,8 +139,6 @@ def list_datasets(directory: str | os.PathLike[str]) -> list[Path]:
         >>> [p.name for p in list_datasets("datasets/uci-arff")][:2]  # doctest: +SKIP
         ['anneal.arff', 'audiology.arff']
     """
-    from automl_meta.data._readers import ARFF_SUFFIXES, PARQUET_SUFFIXES, TABLE_SUFFIXES
-
     root = Path(directory)
     if not root.is_dir():
         raise DatasetError(f"{str(root)!r} is not a directory of datasets.")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from automl_meta.data._prepare import warn
+from automl_meta.data._arff import read_arff
+from automl_meta.data._text import detect_encoding, warn_latin1
 from automl_meta.errors import DatasetError
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None, ".data": None}
@@ -80,8 +81,6 @@ def read_file(path: Path) -> tuple[pd.DataFrame, str | None]:
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(path), None
     if suffix in ARFF_SUFFIXES:
-        from automl_meta.data._arff import read_arff
-
         return read_arff(path, compressed)
     if suffix in TABLE_SUFFIXES:
         return _read_table(path, TABLE_SUFFIXES[suffix], compressed), None
@@ -220,30 +219,3 @@ def _read_header(path: Path, compressed: bool, encoding: str, sep: str | None) -
             "Expected column names on the first line."
         )
     return header
-
-
-def detect_encoding(path: Path, compressed: bool, probe_bytes: int = 1 << 20) -> str:
-    """``utf-8-sig`` when the first MiB is UTF-8 (a byte order mark is skipped), else
-    ``latin-1`` with a warning (Latin-1 decodes any byte, so reading cannot fail)."""
-    opener = gzip.open if compressed else open
-    try:
-        with opener(path, "rb") as handle:
-            sample = handle.read(probe_bytes)
-    except (OSError, EOFError) as exc:
-        raise DatasetError(f"Could not read {path.name!r}: {exc}.") from exc
-    try:
-        sample.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        if len(sample) == probe_bytes and exc.start >= len(sample) - 4:
-            return "utf-8-sig"  # a multi-byte character cut by the probe
-        warn_latin1(path, f"byte {exc.start}")
-        return "latin-1"
-
-
-
-def warn_latin1(path: Path, where: str) -> None:
-    warn(
-        f"{path.name!r} is not valid UTF-8 ({where}); read it as Latin-1 instead. "
-        "Re-save the file as UTF-8 if some text looks wrong."
-    )

@@ -10,6 +10,7 @@ evaluations succeed; one that fails in any way is killed and replaced.
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 import time
 import warnings
@@ -27,6 +28,7 @@ from automl_meta.evaluation.metrics import (
     default_metrics,
     score_predictions,
 )
+from automl_meta.space import build, get_algorithm, validate_config
 
 STATUSES = ("ok", "timeout", "memout", "error")
 
@@ -166,7 +168,6 @@ def evaluate(
         >>> ev.status, round(ev.score, 2)
         ('ok', 0.96)
     """
-    from automl_meta.space import build, validate_config
 
     dataset = load_dataset(dataset)
     protocol = Protocol.parse(protocol)
@@ -293,7 +294,6 @@ def fit_in_worker(config: dict[str, Any], dataset: Any, time_limit: float | None
         >>> status, model.classes_.tolist()
         ('ok', [0, 1, 2])
     """
-    from automl_meta.space import build, validate_config
 
     dataset = load_dataset(dataset)
     config = validate_config(config, dataset.task)
@@ -311,20 +311,21 @@ def _needs_scores(metrics: tuple[str, ...]) -> bool:
 
 def _run_isolated(work: Any, pipeline: Any, config: dict[str, Any], dataset: Dataset,
                   time_limit: float | None, memory_limit: int | None) -> dict[str, Any]:
-    # a warm worker that was forked before torch was first needed imports it before the work
-    imports = ("torch",) if config["algorithm"] == "mlp" else ()
-    prepare = functools.partial(_preload, pipeline, config, dataset)
+    # the heavy packages the algorithm declares (``Algorithm.preload``: torch for the MLP): a
+    # warm worker that was forked before one was first needed imports it before the work
+    imports = get_algorithm(config["algorithm"], dataset.task).preload
+    prepare = functools.partial(_preload, pipeline, imports, dataset)
     return _failure_defaults(_workers.run(work, dataset, time_limit, memory_limit,
                                           imports=imports, prepare=prepare))
 
 
-def _preload(pipeline: Any, config: dict[str, Any], dataset: Dataset) -> None:
+def _preload(pipeline: Any, imports: tuple[str, ...], dataset: Dataset) -> None:
     """Import what a worker will need once, in the parent, so forked workers start warm."""
     import sklearn.metrics  # noqa: F401
     import threadpoolctl  # noqa: F401
 
-    if config["algorithm"] == "mlp":
-        import torch  # noqa: F401
+    for name in imports:
+        importlib.import_module(name)
     _warm_caches(pipeline, dataset)
 
 

@@ -14,15 +14,25 @@ pessimistic shortcut. Every fit is cached for the run.
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automl_meta.metalearners import LEARNERS, MetaKnowledge, MetaLearner, load_knowledge
+from automl_meta.config import shipped_meta_db_dir
+from automl_meta.metalearners import (
+    LEARNERS,
+    MetaKnowledge,
+    MetaLearner,
+    load_knowledge,
+    load_learner,
+)
 
-# groups of families for the slow learners (lodo.py's ranker uses the same 10)
-SLOW_LEARNER_GROUPS = {"ranker": 10, "neural": 5}
+# groups of families for the slow learners: each learner class's ``lodo_groups`` (a live
+# view of the registry; `db train`'s leave-one-out evaluation uses the same numbers)
+SLOW_LEARNER_GROUPS = LEARNERS.slow_groups
 NEW_DATASET = "all"  # the exclusion key of a dataset the meta-database does not hold
 
 
@@ -93,8 +103,7 @@ class MetaContext:
         The store is only read. Without ``db`` the saved learners of the bundle advise the
         datasets new to it (they were trained on exactly that knowledge).
         """
-        from automl_meta.config import shipped_meta_db_dir
-        from automl_meta.metadb import MetaDB
+        from automl_meta.metadb import MetaDB  # sqlalchemy
 
         bundle = Path(shipped) if shipped is not None else shipped_meta_db_dir()
         store: Any = False if db is None else MetaDB(db, create=False)
@@ -181,8 +190,6 @@ class MetaContext:
         path = self.saved_learners / f"{strategy}.json"
         if not path.is_file():
             return None
-        from automl_meta.metalearners import load_learner
-
         return load_learner(path)
 
     def advice(self, exclusion: Exclusion, needs: set[str]) -> Advice:
@@ -207,15 +214,15 @@ class MetaContext:
 
 
 def _new_learner(strategy: str) -> MetaLearner:
-    if strategy == "neural":  # no progress display of its own inside the benchmark's
-        return LEARNERS[strategy](progress=False)
-    return LEARNERS[strategy]()
+    learner_class = LEARNERS[strategy]
+    # no progress display of a learner's own inside the benchmark's
+    quiet = "progress" in inspect.signature(learner_class).parameters
+    return learner_class(progress=False) if quiet else learner_class()
 
 
 def neural_unavailable() -> str | None:
     """Why the neural learner cannot run here (``None`` when it can)."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return "PyTorch is not installed (pip install torch)"
-    return None
+    missing = [package for package in LEARNERS["neural"].requires
+               if importlib.util.find_spec(package) is None]
+    return f"{', '.join(missing)} is not installed (pip install {' '.join(missing)})" \
+        if missing else None

@@ -19,10 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from automl_meta._support.lifecycle import loky_initializer
+from automl_meta._support.progress import eta_progress
 from automl_meta._version import __version__
+from automl_meta.data import dataset_name, list_datasets
+from automl_meta.data._load import index_task
 from automl_meta.errors import ConfigurationError, did_you_mean
 from automl_meta.harness.advice import Advice, MetaContext
-from automl_meta.harness.methods import DEFAULT_METHODS, METHODS, budget_labels
+from automl_meta.harness.methods import DEFAULT_METHODS, METHODS, budget_labels, check_methods
 from automl_meta.harness.prepare import PreparedDataset, prepare_dataset
 from automl_meta.harness.report import write_report
 from automl_meta.harness.results import (
@@ -93,7 +97,7 @@ def run_benchmark(
     """
     if jobs < 1:
         raise ConfigurationError(f"jobs={jobs!r} must be a positive number of processes.")
-    settings = BenchmarkSettings(methods=tuple(methods or DEFAULT_METHODS),
+    settings = BenchmarkSettings(methods=tuple(check_methods(methods or DEFAULT_METHODS)),
                                  budgets=tuple(budgets), seconds=seconds, max_rows=max_rows,
                                  seed=seed, trial_seconds=trial_seconds, db=db)
     paths = select_datasets(data_dir, datasets)
@@ -112,8 +116,6 @@ def select_datasets(data_dir: str | Path | Sequence[str | Path],
                     names: Sequence[str] | None = None) -> list[Path]:
     """The dataset files of ``data_dir``, one directory or several (only ``names``, when
     given: names as :func:`dataset_keys` gives them)."""
-    from automl_meta.data import list_datasets
-
     dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
     if not dirs:
         raise ConfigurationError("No data directory given; expected at least one directory "
@@ -146,8 +148,6 @@ def select_datasets(data_dir: str | Path | Sequence[str | Path],
 def dataset_keys(paths: Sequence[Path]) -> list[str]:
     """The name each dataset has in the results: its file name without suffixes, or, where
     directories hold datasets of the same name, ``<directory>/<name>``."""
-    from automl_meta.data import dataset_name
-
     names = [dataset_name(p) for p in paths]
     counts = Counter(names)
     keys = [f"{p.parent.name}/{n}" if counts[n] > 1 else n for p, n in zip(paths, names,
@@ -282,8 +282,6 @@ def _execute(units: list[Unit], settings: BenchmarkSettings, results_path: Path,
             return
         from joblib import Parallel, delayed, parallel_config
 
-        from automl_meta._support.lifecycle import loky_initializer
-
         initializer, initargs = loky_initializer()  # the workers die with this process
         with parallel_config(backend="loky", initializer=initializer, initargs=initargs):
             runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
@@ -297,9 +295,6 @@ def _fit_slow_learners(context: MetaContext, units: list[Unit], needs: set[str],
                        bar: _Progress) -> None:
     """Fit the slow learners (per group of families) before any method runs, so that no
     fit competes for the cores with a timed method."""
-    from automl_meta.data import dataset_name
-    from automl_meta.data._load import index_task
-
     strategies = context.slow_strategies(needs)
     if not strategies:
         return
@@ -322,8 +317,6 @@ def _dataset_work(units: list[Unit], settings: BenchmarkSettings, context: MetaC
                                                Advice | None]]:
     """Load each dataset and build its advice here; a dataset that cannot be loaded is
     reported failed for every method."""
-    from automl_meta.data import dataset_name
-
     for unit in units:
         try:
             prepared = prepare_dataset(unit.path, settings.max_rows, settings.seed, unit.name)
@@ -348,8 +341,6 @@ def _dataset_work(units: list[Unit], settings: BenchmarkSettings, context: MetaC
 
 
 def _report_unloadable(unit: Unit, exc: Exception, results_path: Path) -> None:
-    from automl_meta.data._load import index_task
-
     message = f"the dataset could not be loaded: {type(exc).__name__}: {exc}"[:2000]
     rows = [{"dataset": unit.name, "task": index_task(unit.path) or "", "method": name,
              "kind": METHODS[name].kind, "budget": budget, "score": None, "seconds": 0.0,
@@ -367,8 +358,6 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from automl_meta._support.progress import eta_progress
-
             # the streams stay as they are: evaluation workers fork while the bar runs
             self._progress = eta_progress(redirect_stdout=False, redirect_stderr=False)
             self._progress.__enter__()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from automl_meta.errors import ConfigurationError, did_you_mean
 from automl_meta.harness import one_shot, searches
+from automl_meta.harness.advice import neural_unavailable
 from automl_meta.harness.trials import Outcome, RunContext
 
 TRIALS, SECONDS, ONCE = "trials", "seconds", "once"
@@ -39,8 +40,6 @@ class Method:
             return (f"needs {', '.join(absent)}, which is not installed: "
                     "pip install 'automl-meta[bench]'")
         if "neural" in self.needs:
-            from automl_meta.harness.advice import neural_unavailable
-
             return neural_unavailable()
         return None
 

@@ -16,16 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from automl_meta.evaluation.metrics import PRIMARY_METRIC, score_predictions
 from automl_meta.harness._isolate import run_in_child
 from automl_meta.harness.trials import Outcome, RunContext, test_outcome
+from automl_meta.space import default_config
 
 ONCE = 1  # the budget of a one-shot method: one configuration
 
 
 def hgb_default(context: RunContext) -> list[Outcome]:
     """HistGradientBoosting with its default hyperparameters, fitted on the train part."""
-    from automl_meta.space import default_config
-
     config = default_config("hist_gb", context.task)
     outcome = test_outcome(context, ONCE, config, 0.0, trials=1)
     outcome.seconds = outcome.extra["test_seconds"]
@@ -34,7 +34,7 @@ def hgb_default(context: RunContext) -> list[Outcome]:
 
 def recommend_top1(context: RunContext) -> list[Outcome]:
     """The first configuration :func:`automl_meta.recommend` gives, with no trial at all."""
-    from automl_meta.advice._recommend import recommend
+    from automl_meta.advice import recommend
 
     recommender = context.recommender
     metafeatures = context.metafeatures
@@ -134,8 +134,6 @@ def _hard_limit(seconds: float) -> float:
 
 
 def _test_score(model: Any, context: RunContext) -> float:
-    from automl_meta.evaluation.metrics import PRIMARY_METRIC, score_predictions
-
     test = context.prepared.test
     metric = PRIMARY_METRIC[test.task]
     predictions = np.asarray(model.predict(test.X))

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from automl_meta.harness.methods import METHODS
+
 CURVES_FILE = "score_vs_trials.png"
 RANKS_FILE = "ranks.png"
 MAX_FAILURES_LISTED = 40
@@ -226,8 +228,6 @@ def _plots(out: Path, summary: Mapping[str, Any]) -> tuple[list[Path], str]:
 
 
 def _is_ours(entry: Mapping[str, Any]) -> bool:
-    from automl_meta.harness.methods import METHODS
-
     method = METHODS.get(str(entry.get("method")))
     return bool(method and method.ours)
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from automl_meta.harness.one_shot import warm_imports
 from automl_meta.harness.trials import (
     Outcome,
     RunContext,
@@ -21,6 +22,7 @@ from automl_meta.harness.trials import (
     timed_cross_validation,
     trial_from,
 )
+from automl_meta.space import suggest
 
 WARM_START_N = 10  # configurations warm_start enqueues and MetaSampler proposes (defaults)
 MIN_TRIAL_SECONDS = 0.5  # a time-budgeted search starts no trial with less left
@@ -36,8 +38,6 @@ def run_optuna(context: RunContext, make_sampler: Callable[[], Any], n_trials: i
     failed trial and the search goes on.
     """
     import optuna
-
-    from automl_meta.space import suggest
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.perf_counter()
@@ -147,8 +147,6 @@ def tpe_seconds_search(context: RunContext) -> list[Outcome]:
     """Cold TPE until the wall-time budget of ``fit`` is spent (no evaluation cache); the
     incumbent's test score is measured after the budget, at no cost to the search."""
     import optuna
-
-    from automl_meta.harness.one_shot import warm_imports
 
     warm_imports()
     seed = context.settings.seed

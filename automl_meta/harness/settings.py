@@ -18,7 +18,8 @@ class BenchmarkSettings:
     """How every method is run and measured.
 
     Args:
-        methods: method names (see :data:`automl_meta.harness.methods.METHODS`).
+        methods: method names (see :data:`automl_meta.harness.methods.METHODS`), checked
+            with :func:`~automl_meta.harness.methods.check_methods`.
         budgets: trial budgets; a search method reports its incumbent after each.
         seconds: the wall-time budget of ``fit``, ``flaml_automl`` and ``tpe_seconds``.
         max_rows: rows kept per dataset (stratified for classification, seeded).
@@ -44,9 +45,9 @@ class BenchmarkSettings:
     db: str | None = None
 
     def __post_init__(self) -> None:
-        from automl_meta.harness.methods import check_methods
-
-        self.methods = tuple(check_methods(self.methods))
+        # the method names are checked by the caller (harness.methods.check_methods): the
+        # methods are built on the trials, which take these settings
+        self.methods = tuple(self.methods)
         budgets = sorted(set(self.budgets))
         if not budgets or any(not isinstance(b, int) or isinstance(b, bool) or b < 1
                               for b in budgets):

@@ -19,9 +19,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from automl_meta.errors import AutoMLMetaError
+from automl_meta.evaluation import Evaluation, evaluate
 from automl_meta.harness.advice import Advice
 from automl_meta.harness.prepare import PreparedDataset
 from automl_meta.harness.settings import BenchmarkSettings
+from automl_meta.space import config_hash
 
 
 @dataclass
@@ -102,8 +105,6 @@ class RunContext:
                        cached: bool = True) -> Any:
         """The CV evaluation of ``config`` on the training part (an ``Evaluation``), within
         ``time_limit`` (default: the trial limit)."""
-        from automl_meta.space import config_hash
-
         key = config_hash(config)
         if cached and key in self._cv:
             return self._cv[key]
@@ -117,8 +118,6 @@ class RunContext:
 
     def test_score(self, config: dict[str, Any]) -> Any:
         """``config`` fitted on the training part and scored on the test part (cached)."""
-        from automl_meta.space import config_hash
-
         key = config_hash(config)
         if key not in self._test:
             self._test[key] = _safe_evaluate(config, self.prepared.data, self.prepared.split,
@@ -130,9 +129,6 @@ class RunContext:
 def _safe_evaluate(config: dict[str, Any], dataset: Any, protocol: Any, time_limit: float,
                    seed: int, task: str) -> Any:
     """``evaluate`` that turns even a rejected configuration into a failed evaluation."""
-    from automl_meta.errors import AutoMLMetaError
-    from automl_meta.evaluation import Evaluation, evaluate
-
     started = time.perf_counter()
     try:
         return evaluate(config, dataset, protocol=protocol, time_limit=time_limit,

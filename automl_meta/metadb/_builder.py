@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automl_meta.errors import ConfigurationError
+from automl_meta._support.lifecycle import loky_initializer
+from automl_meta._support.progress import eta_progress
+from automl_meta.errors import ConfigurationError, did_you_mean
+from automl_meta.metadb import _schema as s
+from automl_meta.metadb._store import MetaDB
 
 BACKENDS = ("loky", "dask", "ray", "sequential")
 
@@ -142,8 +146,6 @@ def _run_chunk(db_url: str, path: str, dataset_id: int, config_ids: list[int],
 
     from automl_meta.data import load_dataset
     from automl_meta.evaluation import Protocol, evaluate
-    from automl_meta.metadb import _schema as s
-    from automl_meta.metadb._store import MetaDB
     from automl_meta.space import register_boosting
 
     if settings.algorithms:  # a fresh worker process: register what the grid names
@@ -205,8 +207,6 @@ def build(db: Any, paths: list[Path | str], settings: BuildSettings | None = Non
     """
     from joblib import Parallel, delayed, parallel_config
 
-    from automl_meta._support.lifecycle import loky_initializer
-
     settings = settings or BuildSettings()
     if backend not in BACKENDS:
         raise ConfigurationError(f"backend={backend!r} is unknown; expected one of "
@@ -261,7 +261,6 @@ def _dask_client(jobs: int) -> Any:
 
 def _check_algorithms(names: tuple[str, ...] | None) -> None:
     """Refuse an algorithm name the space does not know (registered or boosting)."""
-    from automl_meta.errors import did_you_mean
     from automl_meta.space import BOOSTING, REGISTRY
 
     known = sorted({name for _, name in REGISTRY} | {a.name for a in BOOSTING})
@@ -300,7 +299,6 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.enabled:
             return lambda n: None
-        from automl_meta._support.progress import eta_progress
 
         self._bar = eta_progress("evaluating")
         self._bar.__enter__()

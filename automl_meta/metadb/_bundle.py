@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from automl_meta._version import __version__
 from automl_meta.errors import ArtifactError, DatasetError
 from automl_meta.metadb import _schema as s
+from automl_meta.metadb._learners import learner_checksums
 from automl_meta.metadb._store import MetaDB, Writer, now
 
 MANIFEST = "manifest.json"
@@ -28,8 +29,6 @@ def export_bundle(db: MetaDB, directory: str | Path, command: str = "",
                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write every table of ``db`` as compressed Parquet plus ``manifest.json`` (with the
     checksums of the files under ``learners/`` when the directory has trained learners)."""
-    from automl_meta.metadb._learners import learner_checksums
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Any]] = {}

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from automl_meta.config import shipped_meta_db_dir
 from automl_meta.errors import ArtifactError
 
 LEARNERS_DIR = "learners"
@@ -72,8 +73,6 @@ def record_learner_checksums(learners_dir: str | Path) -> bool:
 def verify_learner_file(path: str | Path) -> None:
     """Refuse with :class:`ArtifactError` a learner file whose bundle's manifest does not
     list it or lists another checksum (see the module docstring for when it applies)."""
-    from automl_meta.config import shipped_meta_db_dir
-
     path = Path(path)
     directory = path.parent
     bundle = directory.parent

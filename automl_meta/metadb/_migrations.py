@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from automl_meta.config import as_db_url
 from automl_meta.errors import MetaDBError, SchemaVersionError
 from automl_meta.metadb import _schema as s
+from automl_meta.metadb._store import _make_engine, check_sqlite_file, now
 
 
 def _add_rows_used(conn: Connection) -> None:
@@ -29,8 +30,6 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_rows_used}
 
 def upgrade(url: str) -> tuple[int, int]:
     """Migrate the store at ``url`` to the current schema; returns (from, to) versions."""
-    from automl_meta.metadb._store import _make_engine, check_sqlite_file, now
-
     check_sqlite_file(as_db_url(url))
     engine = _make_engine(as_db_url(url))
     try:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from automl_meta.errors import ArtifactError, ConfigurationError, did_you_mean
+from automl_meta.metadb import _schema as s
 from automl_meta.metadb._store import SQLITE_HEADER, MetaDB
 
 DEFAULT_PROTOCOL = "cv5"
@@ -431,8 +432,6 @@ def _record_run(store: MetaDB, summary: ImportSummary, storage: Any,
                 cells: list[dict[str, Any]], config_ids: list[int]) -> int | None:
     """One ``run`` row per imported study and dataset (kept once, like bundle import)."""
     from sqlalchemy import select
-
-    from automl_meta.metadb import _schema as s
 
     trials = [t for cell in cells for t, _ in cell["trials"]]
     started = min((_utc(t.datetime_start) for t in trials if t.datetime_start), default=None)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from automl_meta.data import Dataset
+from automl_meta.metadb import _schema as s
 from automl_meta.metadb._store import MetaDB
 
 
@@ -60,8 +61,6 @@ def record_evaluations(db: MetaDB, dataset: Dataset, evaluations: Iterable[Any],
 def _metafeature_version(db: MetaDB, fingerprint: str) -> str | None:
     """The extractor version of the meta-features stored for ``fingerprint`` (or None)."""
     from sqlalchemy import select
-
-    from automl_meta.metadb import _schema as s
 
     with db.engine.connect() as conn:
         return conn.execute(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl_meta.config import shipped_meta_db_dir, user_db_url
 from automl_meta.errors import MetaDBError
 
 
@@ -216,7 +217,6 @@ def load_knowledge(shipped: str | Path | None = None, user_db: Any = None,
         >>> shipped_only = load_knowledge(user_db=False)  # doctest: +SKIP
         >>> len(shipped_only.datasets)  # doctest: +SKIP
     """
-    from automl_meta.config import shipped_meta_db_dir, user_db_url
     from automl_meta.metadb import MetaDB
     from automl_meta.metadb._bundle import read_bundle_tables
 

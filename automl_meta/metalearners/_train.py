@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from automl_meta.metadb._learners import record_learner_checksums
+from automl_meta.metalearners._base import LEARNERS, MetaLearner
 from automl_meta.metalearners._knowledge import MetaKnowledge
-from automl_meta.metalearners.knn import KNNLearner
-from automl_meta.metalearners.portfolio import PortfolioLearner
-from automl_meta.metalearners.ranker import RankerLearner
+from automl_meta.metalearners.lodo import lodo_regret, summarise
 
 STRATEGY_FILE = "strategy.json"
-RANKER_GROUPS = 10  # the ranker is refitted per group of families, not per family
 
 
-def lodo_factories(fast: bool = True) -> dict[str, Any]:
-    """The learners judged leave-one-dataset-out (the ranker ranks the grid only there)."""
-    return {
-        "knn": lambda: KNNLearner(),
-        "portfolio": lambda: PortfolioLearner(),
-        "ranker": lambda: RankerLearner(max_iter=100 if fast else 300, extra_candidates=0),
-    }
+def lodo_factories(fast: bool = True) -> dict[str, Callable[[], MetaLearner]]:
+    """The registered learners judged leave-one-dataset-out (``lodo_judged``), each built
+    by its class's ``lodo_learner(fast)`` (the ranker ranks the grid only there).
+
+    Example:
+        >>> list(lodo_factories())
+        ['knn', 'portfolio', 'ranker']
+    """
+    return {name: functools.partial(cls.lodo_learner, fast)
+            for name, cls in LEARNERS.items() if cls.lodo_judged}
+
+
+def trained_learners() -> list[MetaLearner]:
+    """New instances of the registered learners ``db train`` fits and saves (``trained``)."""
+    return [cls() for cls in LEARNERS.values() if cls.trained]
 
 
 def train_learners(knowledge: MetaKnowledge, out: str | Path, evaluate: bool = True,
@@ -34,21 +42,19 @@ def train_learners(knowledge: MetaKnowledge, out: str | Path, evaluate: bool = T
     ``lodo.csv``; without it ``auto`` is ``knn``. When ``out`` is a bundle's
     ``learners/``, the checksums of its files are recorded in the bundle's manifest.
     """
-    from automl_meta.metalearners.lodo import lodo_regret, summarise
 
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
-    from automl_meta.metalearners.neural import NeuralLearner
-
-    for learner in (KNNLearner(), PortfolioLearner(), RankerLearner(), NeuralLearner()):
+    for learner in trained_learners():
         learner.fit(knowledge).save(directory)
     choice: dict[str, Any] = {"auto": "knn", "datasets": int(len(knowledge.datasets))}
     if evaluate:
-        results = lodo_regret(knowledge, lodo_factories(), progress=progress,
-                              grouped={"ranker": RANKER_GROUPS})
+        factories = lodo_factories()
+        results = lodo_regret(knowledge, factories, progress=progress,
+                              grouped=LEARNERS.groups(judged_only=True))
         results.to_csv(directory / "lodo.csv", index=False)
         summary = summarise(results)
-        best = choose_auto(summary, list(lodo_factories()))
+        best = choose_auto(summary, list(factories))
         choice.update({"auto": best, "lodo_mean_regret": summary.round(4).to_dict()})
     (directory / STRATEGY_FILE).write_text(json.dumps(choice, indent=1) + "\n")
     record_learner_checksums(directory)  # in the bundle's manifest, when it is a bundle's

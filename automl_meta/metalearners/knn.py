@@ -18,6 +18,7 @@ import pandas as pd
 from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler
 from automl_meta.metalearners._knowledge import MetaKnowledge
+from automl_meta.space import config_hash
 
 
 def learn_feature_weights(features: np.ndarray, normalised: np.ndarray,
@@ -81,6 +82,7 @@ class KNNLearner(MetaLearner):
     """
 
     name = "knn"
+    memory_based = True
 
     def __init__(self, n_neighbors: int = 30, diversify: bool = True,
                  bandwidth: float = 0.05, shrinkage: float = 0.35) -> None:
@@ -129,8 +131,6 @@ class KNNLearner(MetaLearner):
                          task: str) -> dict[str, float]:
         """Neighbour-weighted normalised score of every configuration the neighbours tried,
         by configuration hash (1 = as good as the best known configuration there)."""
-        from automl_meta.space import config_hash
-
         if task not in self.tasks:
             return {}
         if task not in self._hashes:

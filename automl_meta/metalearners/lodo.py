@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl_meta.metalearners import MetaKnowledge, MetaLearner
+from automl_meta.metalearners._base import MetaLearner
+from automl_meta.metalearners._knowledge import MetaKnowledge
 from automl_meta.space import algorithms, config_hash, default_config
 
 LODO_KS = (1, 3, 5, 10)

@@ -51,6 +51,7 @@ class PortfolioLearner(MetaLearner):
     """
 
     name = "portfolio"
+    memory_based = True
 
     def __init__(self, size: int = PORTFOLIO_SIZE) -> None:
         self.size = size

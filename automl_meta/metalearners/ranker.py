@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl_meta._support.safe_skops import RANKER, load_skops
 from automl_meta.errors import ArtifactError
 from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
 from automl_meta.metalearners._knowledge import MetaKnowledge
+from automl_meta.space import algorithms, config_hash, sample_configs
 
 EXTRA_CANDIDATES = 300
 _THREADPOOLS: list[Any] = []
@@ -41,6 +43,7 @@ class RankerLearner(MetaLearner):
     """
 
     name = "ranker"
+    lodo_groups = 10  # a boosted model per fit: refitted per group of families, not per family
 
     def __init__(self, max_iter: int = 200, extra_candidates: int = EXTRA_CANDIDATES,
                  random_state: int = 0) -> None:
@@ -53,8 +56,6 @@ class RankerLearner(MetaLearner):
 
     def fit(self, knowledge: MetaKnowledge) -> RankerLearner:
         from sklearn.ensemble import HistGradientBoostingRegressor
-
-        from automl_meta.space import algorithms, config_hash, sample_configs
 
         self.tasks, self.models, self._encoded_candidates = {}, {}, {}
         self.forget_scalers()
@@ -87,6 +88,11 @@ class RankerLearner(MetaLearner):
                 "n_datasets": len(matrix.datasets),
             }
         return self
+
+    @classmethod
+    def lodo_learner(cls, fast: bool = True) -> RankerLearner:
+        """Judged leave-one-dataset-out on the meta-db's grid only (no sampled extras)."""
+        return cls(max_iter=100 if fast else 300, extra_candidates=0)
 
     def predict(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
                 configs: list[dict[str, Any]]) -> np.ndarray:
@@ -143,20 +149,23 @@ class RankerLearner(MetaLearner):
         learner.tasks = state["tasks"]
         return learner
 
-    @staticmethod
-    def load_models(learner: RankerLearner, directory: Path) -> None:
+    def load_files(self, directory: Path) -> None:
         """Load the skops models beside the JSON: each file's checksum is verified against
         its bundle's manifest (when it has one) and every node of it against the exact
         classes the ranker is saved with (:data:`automl_meta._support.safe_skops.RANKER`)."""
-        from automl_meta._support.safe_skops import RANKER, load_skops
         from automl_meta.metadb._learners import verify_learner_file
 
-        for task in learner.tasks:
-            path = directory / f"{learner.name}.{task}.skops"
+        for task in self.tasks:
+            path = Path(directory) / f"{self.name}.{task}.skops"
             if not path.is_file():
                 raise ArtifactError(f"The ranker model {path} is missing; retrain the ranker "
                                     "with `automl-meta db train`.")
             verify_learner_file(path)
-            learner.models[task] = load_skops(
+            self.models[task] = load_skops(
                 path, RANKER, "Restore the learner files (the shipped ones with `git checkout "
                 "meta_db/`) or retrain them with `automl-meta db train`.")
+
+    @staticmethod
+    def load_models(learner: RankerLearner, directory: Path) -> None:
+        """Same as ``learner.load_files(directory)`` (kept for callers of the old name)."""
+        learner.load_files(directory)

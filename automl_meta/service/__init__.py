@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from automl_meta.errors import ConfigurationError
+
 _LAZY = {"create_app": "automl_meta.service.app", "Client": "automl_meta.service.client"}
 
 __all__ = ["Client", "create_app"]
@@ -21,8 +23,6 @@ def __getattr__(name: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        from automl_meta.errors import ConfigurationError
-
         raise ConfigurationError(
             f"automl_meta.service.{name} needs the serve extra ({exc.name} is missing): "
             "pip install 'automl-meta[serve]'."

@@ -309,7 +309,7 @@ def _recommend_body_schema() -> dict[str, Any]:
             "target": {"type": "string", "maxLength": 255},
             "task": {"type": "string", "enum": ["classification", "regression"]},
             "k": {"type": "integer", "minimum": 1, "maximum": sc.MAX_K, "default": 10},
-            "strategy": {"type": "string", "enum": list(sc.Strategy.__args__),
+            "strategy": {"type": "string", "enum": sc.strategy_names(),
                          "default": "auto"},
         }}
     return {"required": True, "content": {

@@ -18,11 +18,15 @@ from typing import Any
 
 from fastapi.security import HTTPAuthorizationCredentials
 
+from automl_meta.config import user_db_url
 from automl_meta.errors import ConfigurationError, DatasetError, MetaDBError
+from automl_meta.evaluation import Protocol
+from automl_meta.evaluation.metrics import PRIMARY_METRIC
 from automl_meta.service import schemas as sc
 from automl_meta.service.auth import Access
 from automl_meta.service.limits import ServiceProblem
 from automl_meta.service.uploads import load_upload, private_directory, save_upload
+from automl_meta.space import validate_config
 
 logger = logging.getLogger("automl_meta.service")
 
@@ -35,7 +39,6 @@ class Service:
                  shipped: Path | None,
                  strategies: tuple[str, ...], max_concurrent_uploads: int,
                  read_tokens: tuple[str, ...] = ()) -> None:
-        from automl_meta.config import user_db_url
         from automl_meta.metadb import MetaDB
 
         self.store = MetaDB(db_url or user_db_url())
@@ -93,9 +96,7 @@ class Service:
     def warm_up(self) -> None:
         """Import what requests need and load the knowledge and the learners of ``auto``,
         so that the first requests (and those of a replaced worker) are not slow."""
-        import automl_meta.evaluation
-        import automl_meta.metafeatures
-        import automl_meta.space  # noqa: F401
+        import automl_meta.metafeatures  # noqa: F401
 
         try:
             recommender = self.recommender()
@@ -120,10 +121,7 @@ class Service:
     # -- writing --------------------------------------------------------------------------
     def record(self, body: sc.RecordRequest) -> sc.RecordResponse:
         """Add evaluation results; everything is checked before anything is written."""
-        from automl_meta.evaluation import Protocol
-        from automl_meta.evaluation.metrics import PRIMARY_METRIC
         from automl_meta.metafeatures import EXTRACTOR_VERSION
-        from automl_meta.space import validate_config
 
         ds = body.dataset
         configs, rows = [], []

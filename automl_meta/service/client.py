@@ -2,7 +2,8 @@
 
 Every call is idempotent on the server (recording the same evaluation twice keeps one),
 so a call that fails on the way (connection refused or reset, 502/503/504) is retried a
-few times before it raises :class:`~automl_meta.errors.NetworkError`.
+few times before it raises :class:`~automl_meta.errors.NetworkError`. httpx (the ``serve``
+extra) is imported when a client is made, so importing this module needs nothing extra.
 """
 
 from __future__ import annotations
@@ -14,11 +15,18 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+import pandas as pd
 
 from automl_meta import errors as E
+from automl_meta.data import Dataset
+from automl_meta.data._load import index_task
+from automl_meta.metafeatures import EXTRACTOR_VERSION, MetaFeatures, extract_metafeatures
+from automl_meta.metalearners import Recommendation
+
+if TYPE_CHECKING:
+    import httpx
 
 RETRY_STATUSES = (502, 503, 504)
 # one record request holds at most this many evaluations (the server takes up to 20,000,
@@ -58,6 +66,14 @@ class Client:
         self._write_headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         reader = self.read_token or self.token
         self._read_headers = {"Authorization": f"Bearer {reader}"} if reader else {}
+        try:
+            import httpx
+        except ImportError as exc:
+            raise E.ConfigurationError(
+                f"automl_meta.service.Client needs the serve extra ({exc.name} is missing): "
+                "pip install 'automl-meta[serve]'.") from exc
+
+        self._transport_error = httpx.TransportError
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def close(self) -> None:
@@ -86,8 +102,6 @@ class Client:
         Returns a :class:`~automl_meta.metafeatures.MetaFeatures`, equal to what
         ``extract_metafeatures`` computes locally on the same data.
         """
-        from automl_meta.metafeatures import MetaFeatures
-
         body = self._request("POST", "/v1/metafeatures", files=_upload(data),
                              data=_form(target=target, task=task or _index_task(data),
                                         groups=groups))
@@ -103,8 +117,6 @@ class Client:
         Pass ``metafeatures`` and ``task`` (the data never leaves this machine), or ``data``
         (a file path or DataFrame, uploaded) with optional ``target`` and ``task``.
         """
-        from automl_meta.metalearners import Recommendation
-
         if metafeatures is not None:
             if task is None:
                 raise E.ConfigurationError("With metafeatures, pass task='classification' or "
@@ -148,9 +160,6 @@ class Client:
         always go with them when ``dataset`` is a Dataset (a record without them is kept
         but not used to find neighbours).
         """
-        from automl_meta.data import Dataset
-        from automl_meta.metafeatures import EXTRACTOR_VERSION, extract_metafeatures
-
         if isinstance(dataset, Dataset):
             if metafeatures is None:
                 metafeatures = extract_metafeatures(dataset)
@@ -190,7 +199,7 @@ class Client:
             last = attempt == self.retries
             try:
                 response = self._http.request(method, path, headers=headers, **kwargs)
-            except httpx.TransportError as exc:
+            except self._transport_error as exc:
                 if last:
                     raise E.NetworkError(
                         f"Could not reach the automl-meta server at {self.url} ({method} "
@@ -244,8 +253,6 @@ def _batches(rows: list[dict[str, Any]], count: int, size: int
 
 
 def _upload(data: Any) -> dict[str, tuple[str, bytes, str]]:
-    import pandas as pd
-
     if isinstance(data, pd.DataFrame):
         buffer = io.BytesIO()
         data.to_parquet(buffer, index=False)
@@ -267,8 +274,6 @@ def _index_task(data: Any) -> str | None:
     (the server sees the file alone, so it would otherwise infer the task)."""
     if not isinstance(data, (str, os.PathLike)):
         return None
-    from automl_meta.data._load import index_task
-
     return index_task(Path(data).expanduser())
 
 

@@ -18,9 +18,32 @@ from pydantic import (
 )
 
 from automl_meta.evaluation.metrics import METRIC_RANGES, PRIMARY_METRIC
+from automl_meta.metalearners import LEARNERS
 
 Task = Literal["classification", "regression"]
-Strategy = Literal["auto", "knn", "portfolio", "ranker", "neural"]
+
+
+def strategy_names() -> list[str]:
+    """``"auto"`` and every registered meta-learner, now (the ``strategy`` field's values)."""
+    return list(LEARNERS.strategies)
+
+
+def _known_strategy(value: str) -> str:
+    if value not in LEARNERS.strategies:
+        raise ValueError(f"unknown strategy {value!r}; expected one of "
+                         f"{', '.join(strategy_names())}")
+    return value
+
+
+def _strategy_enum(schema: dict[str, Any]) -> None:
+    schema["enum"] = strategy_names()
+
+
+# Checked against the learner registry when a request is validated (not a Literal fixed at
+# import), so a learner registered at run time is a strategy of the service too; the
+# OpenAPI schema lists the names registered when it is generated.
+Strategy = Annotated[str, AfterValidator(_known_strategy),
+                     Field(json_schema_extra=_strategy_enum)]
 Status = Literal["ok", "timeout", "memout", "error"]
 MetricName = Literal["balanced_accuracy", "accuracy", "roc_auc", "log_loss", "r2", "rmse",
                      "mae"]

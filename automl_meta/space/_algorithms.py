@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from automl_meta._support.safe_skops import declare_saved_model_types
+from automl_meta.errors import ConfigurationError
 from automl_meta.space._params import Param, choice, int_range, log_float, uniform
 
 SVM_MAX_ROWS = 5000
+_EXACT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,16 @@ class Algorithm:
     ``params`` lists the searched hyperparameters (conditionals allowed); ``default`` is a
     configuration inside that space; ``scale`` and ``encoding`` say what preprocessing the
     estimator needs (``"onehot"`` or ``"ordinal"`` for categorical columns).
+
+    What it needs and what it saves are declared here, and read everywhere else:
+
+    - ``requires``: the importable packages it needs beyond scikit-learn (``("torch",)``);
+    - ``preload``: those of them heavy enough that the evaluation engine imports them once
+      in the parent before it forks a worker, and in a warm worker before the work;
+    - ``saved_types``: the exact ``module.Class`` names its fitted estimator holds when a
+      model is saved with skops (``fit --out``), beyond the pipeline's own. A saved model
+      loads only when every name in it is one of these or a fixed one of
+      :data:`automl_meta._support.safe_skops.SAVED_MODEL`; exact names, never a prefix.
 
     Example:
         >>> from automl_meta.space import get_algorithm
@@ -39,6 +53,21 @@ class Algorithm:
     description: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
     requires: tuple[str, ...] = field(default_factory=tuple)
+    preload: tuple[str, ...] = field(default_factory=tuple)
+    saved_types: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        extra = [p for p in self.preload if p not in self.requires]
+        if extra:
+            raise ConfigurationError(
+                f"Algorithm {self.name!r}: preload {extra} are not in requires "
+                f"{list(self.requires)}; preload only packages the algorithm requires.")
+        wrong = [t for t in self.saved_types if not _EXACT_NAME.fullmatch(t)]
+        if wrong:
+            raise ConfigurationError(
+                f"Algorithm {self.name!r}: saved_types {wrong} are not exact "
+                "'module.Class' names; list every class the fitted estimator holds, in full "
+                "(no prefix, no wildcard).")
 
 
 def _linear_classifier(p: dict[str, Any], seed: int) -> Any:
@@ -161,6 +190,57 @@ _BOOSTED = (("lightgbm", "LightGBM", _LIGHTGBM, _LIGHTGBM_DEFAULT),
             ("xgboost", "XGBoost", _XGBOOST, _XGBOOST_DEFAULT),
             ("catboost", "CatBoost", _CATBOOST, _CATBOOST_DEFAULT))
 
+# The exact classes each fitted estimator holds in a skops file, by algorithm and task
+# (found by saving each one; tests/contracts/test_algorithm_contract.py saves them again).
+_SK = "sklearn."
+_SAVED_TYPES: dict[tuple[str, bool], tuple[str, ...]] = {
+    ("linear", True): (_SK + "linear_model._logistic.LogisticRegression",),
+    ("linear", False): (_SK + "linear_model._coordinate_descent.ElasticNet",),
+    ("knn", True): ("automl_meta.space._capped.NeighborsCappedClassifier",
+                    _SK + "neighbors._classification.KNeighborsClassifier"),
+    ("knn", False): ("automl_meta.space._capped.NeighborsCappedRegressor",
+                     _SK + "neighbors._regression.KNeighborsRegressor"),
+    ("svm", True): ("automl_meta.space._capped.RowCappedClassifier", _SK + "svm._classes.SVC"),
+    ("svm", False): ("automl_meta.space._capped.RowCappedRegressor", _SK + "svm._classes.SVR"),
+    ("random_forest", True): (_SK + "ensemble._forest.RandomForestClassifier",
+                              _SK + "tree._classes.DecisionTreeClassifier"),
+    ("random_forest", False): (_SK + "ensemble._forest.RandomForestRegressor",
+                               _SK + "tree._classes.DecisionTreeRegressor"),
+    ("extra_trees", True): (_SK + "ensemble._forest.ExtraTreesClassifier",
+                            _SK + "tree._classes.ExtraTreeClassifier"),
+    ("extra_trees", False): (_SK + "ensemble._forest.ExtraTreesRegressor",
+                             _SK + "tree._classes.ExtraTreeRegressor"),
+    ("hist_gb", True): (
+        _SK + "ensemble._hist_gradient_boosting.gradient_boosting."
+        "HistGradientBoostingClassifier",
+        _SK + "_loss._loss.CyHalfBinomialLoss", _SK + "_loss._loss.CyHalfMultinomialLoss",
+        _SK + "_loss.link.LogitLink", _SK + "_loss.link.MultinomialLogit",
+        _SK + "_loss.loss.HalfBinomialLoss", _SK + "_loss.loss.HalfMultinomialLoss",
+        _SK + "preprocessing._label.LabelEncoder"),
+    ("hist_gb", False): (
+        _SK + "ensemble._hist_gradient_boosting.gradient_boosting."
+        "HistGradientBoostingRegressor",
+        _SK + "_loss._loss.CyHalfSquaredError", _SK + "_loss.link.IdentityLink",
+        _SK + "_loss.loss.HalfSquaredError"),
+}
+_NEIGHBOURS = (_SK + "neighbors._kd_tree.KDTree",
+               _SK + "metrics._dist_metrics.EuclideanDistance64",
+               _SK + "metrics._dist_metrics.ManhattanDistance64")
+_TREES = (_SK + "tree._tree.Tree",)
+# HistGradientBoosting's own binning and preprocessing (its check_array partial is one of
+# the fixed names of SAVED_MODEL)
+_HIST_GB = (_SK + "ensemble._hist_gradient_boosting.binning._BinMapper",
+            _SK + "ensemble._hist_gradient_boosting.predictor.TreePredictor",
+            _SK + "_loss.link.Interval",
+            _SK + "preprocessing._function_transformer.FunctionTransformer")
+_SHARED_TYPES = {"knn": _NEIGHBOURS, "random_forest": _TREES, "extra_trees": _TREES,
+                 "hist_gb": _HIST_GB}
+
+
+def _saved(name: str, classifier: bool) -> tuple[str, ...]:
+    return _SAVED_TYPES[(name, classifier)] + _SHARED_TYPES.get(name, ())
+
+
 _FOREST_DEFAULT = {"n_estimators": 100, "min_samples_leaf": 1, "bootstrap": True}
 _HGB_DEFAULT = {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31,
                 "min_samples_leaf": 20, "l2_regularization": 1e-6}
@@ -179,37 +259,42 @@ def _both_tasks() -> list[Algorithm]:
             algorithms.append(Algorithm(
                 "linear", task, _linear_classifier,
                 (log_float("C", 1e-4, 1e4), _CLASS_WEIGHT), {"C": 1.0, "class_weight": None},
-                scale=True, description="L2-regularised logistic regression"))
+                scale=True, description="L2-regularised logistic regression",
+                saved_types=_saved("linear", clf)))
         else:
             algorithms.append(Algorithm(
                 "linear", task, _linear_regressor,
                 (log_float("alpha", 1e-5, 10.0), uniform("l1_ratio", 0.0, 1.0)),
                 {"alpha": 1e-3, "l1_ratio": 0.5}, scale=True,
-                description="elastic-net linear regression"))
+                description="elastic-net linear regression", saved_types=_saved("linear", clf)))
         algorithms += [
             Algorithm("knn", task, lambda p, s, c=clf: _knn(p, s, c), _KNN, dict(_KNN_DEFAULT),
-                      scale=True, description="k-nearest neighbours"),
+                      scale=True, description="k-nearest neighbours",
+                      saved_types=_saved("knn", clf)),
             Algorithm("svm", task, lambda p, s, c=clf: _svm(p, s, c),
                       _SVM + (weight if clf else (log_float("epsilon", 1e-3, 1.0),)),
                       {"C": 1.0, "gamma_mode": "scale", **(weight_default if clf else
                                                             {"epsilon": 0.1})},
                       scale=True,
-                      description=f"RBF-kernel SVM (trained on at most {SVM_MAX_ROWS} rows)"),
+                      description=f"RBF-kernel SVM (trained on at most {SVM_MAX_ROWS} rows)",
+                      saved_types=_saved("svm", clf)),
             Algorithm("random_forest", task, lambda p, s, c=clf: _forest(p, s, c, False),
                       _FOREST + weight,
                       {**_FOREST_DEFAULT, "max_features": 0.3 if clf else 1.0, **weight_default},
-                      description="random forest"),
+                      description="random forest", saved_types=_saved("random_forest", clf)),
             Algorithm("extra_trees", task, lambda p, s, c=clf: _forest(p, s, c, True),
                       _FOREST + weight,
                       {**_FOREST_DEFAULT, "max_features": 0.3 if clf else 1.0,
                        "bootstrap": False, **weight_default},
-                      description="extremely randomised trees"),
+                      description="extremely randomised trees",
+                      saved_types=_saved("extra_trees", clf)),
             Algorithm("hist_gb", task, lambda p, s, c=clf: _hist_gb(p, s, c), _HGB,
                       dict(_HGB_DEFAULT), encoding="ordinal",
-                      description="histogram gradient boosting"),
+                      description="histogram gradient boosting",
+                      saved_types=_saved("hist_gb", clf)),
             Algorithm("mlp", task, lambda p, s, c=clf: _mlp(p, s, c), _MLP, dict(_MLP_DEFAULT),
                       scale=True, description="multi-layer perceptron in PyTorch",
-                      requires=("torch",)),
+                      requires=("torch",), preload=("torch",)),  # skops cannot hold it
         ]
     return algorithms
 
@@ -217,7 +302,10 @@ def _both_tasks() -> list[Algorithm]:
 def _boosted_algorithms() -> list[Algorithm]:
     return [Algorithm(name, task, lambda p, s, lib=library, c=clf: _boosted(p, s, lib, c),
                       params, dict(default), encoding="ordinal", requires=(name,),
-                      description=f"{library} gradient boosting (native categoricals)")
+                      description=f"{library} gradient boosting (native categoricals)",
+                      # the model is the library's own bytes (no C handle)
+                      saved_types=(f"automl_meta.space.boosting.{library}"
+                                   f"{'Classifier' if clf else 'Regressor'}",))
             for task, clf in (("classification", True), ("regression", False))
             for name, library, params, default in _BOOSTED]
 
@@ -233,11 +321,40 @@ BOOSTING: tuple[Algorithm, ...] = tuple(_boosted_algorithms())
 def register(algorithm: Algorithm) -> None:
     """Add ``algorithm`` to the search space (both tasks are separate registrations).
 
+    That is all a new algorithm needs: sampling, evaluation, the meta-db build, the CLI's
+    lists and the saved-model allowlist (its ``saved_types``) read this registry.
+
     Example:
         >>> from automl_meta.space import BOOSTING, register
         >>> register(BOOSTING[0])  # doctest: +SKIP
     """
     REGISTRY[(algorithm.task, algorithm.name)] = algorithm
+
+
+def unregister(name: str, task: str | None = None) -> None:
+    """Remove the algorithm ``name`` (of ``task``, default both) from the search space.
+
+    Raises:
+        ConfigurationError: when no such algorithm is registered.
+
+    Example:
+        >>> import dataclasses
+        >>> from automl_meta.space import algorithms, get_algorithm, register
+        >>> register(dataclasses.replace(get_algorithm("knn", "regression"), name="knn2"))
+        >>> "knn2" in algorithms("regression")
+        True
+        >>> unregister("knn2")
+        >>> "knn2" in algorithms("regression")
+        False
+    """
+    keys = [key for key in REGISTRY if key[1] == name and task in (None, key[0])]
+    if not keys:
+        registered = sorted({n for _, n in REGISTRY})
+        raise ConfigurationError(f"No algorithm {name!r} is registered"
+                                 f"{f' for {task}' if task else ''}; registered: "
+                                 f"{', '.join(registered)}.")
+    for key in keys:
+        del REGISTRY[key]
 
 
 def register_boosting(names: tuple[str, ...] | list[str] | None = None) -> None:
@@ -253,3 +370,13 @@ def register_boosting(names: tuple[str, ...] | list[str] | None = None) -> None:
     for algorithm in BOOSTING:
         if names is None or algorithm.name in names:
             register(algorithm)
+
+
+def declared_saved_types() -> Iterator[str]:
+    """The ``saved_types`` of every registered algorithm and of the boosting ones (so a
+    model saved after ``register_boosting()`` loads in a process that did not call it)."""
+    for algorithm in (*REGISTRY.values(), *BOOSTING):
+        yield from algorithm.saved_types
+
+
+declare_saved_model_types(declared_saved_types)

@@ -39,18 +39,42 @@ class Param:
 
 
 def log_float(name: str, low: float, high: float, **kw: Any) -> Param:
+    """A float searched on a log scale in ``[low, high]`` (``condition=`` as for Param).
+
+    Example:
+        >>> log_float("C", 1e-2, 1e3).distribution.log
+        True
+    """
     return Param(name, FloatDistribution(low, high, log=True), **kw)
 
 
 def uniform(name: str, low: float, high: float, **kw: Any) -> Param:
+    """A float searched uniformly in ``[low, high]``.
+
+    Example:
+        >>> uniform("dropout", 0.0, 0.5).distribution.high
+        0.5
+    """
     return Param(name, FloatDistribution(low, high), **kw)
 
 
 def int_range(name: str, low: int, high: int, log: bool = False, **kw: Any) -> Param:
+    """An integer in ``[low, high]`` (on a log scale with ``log``).
+
+    Example:
+        >>> int_range("n_layers", 1, 3).distribution.low
+        1
+    """
     return Param(name, IntDistribution(low, high, log=log), **kw)
 
 
 def choice(name: str, options: list[Any], **kw: Any) -> Param:
+    """One of ``options`` (JSON values: str, int, float, bool or None).
+
+    Example:
+        >>> choice("weights", ["uniform", "distance"]).distribution.choices
+        ('uniform', 'distance')
+    """
     return Param(name, CategoricalDistribution(options), **kw)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +33,7 @@ from automl_meta.metalearners.neural.model import (
     posterior,
     renormalise,
 )
+from automl_meta.metalearners.neural.progress import ProgressBar, progress_bar
 
 MIN_EVALUATED = 2
 BOOTSTRAP = 0.8
@@ -92,7 +92,7 @@ class TrainSettings:
     learning_rate: float = 5e-3
     weight_decay: float = 1e-4
     mean_loss_weight: float = 1.0
-    time_budget: float | None = None
+    budget: float | None = None  # seconds
     amp: bool = True
 
 
@@ -198,9 +198,9 @@ def meta_train(net: SurrogateNet, data: TaskTensors, settings: TrainSettings, se
     report = TrainReport()
     started = time.perf_counter()
     show = sys.stderr.isatty() if progress is None else progress
-    bar = _progress_bar(show, description, sum(steps for _, steps, _ in stages),
+    bar = progress_bar(show, description, sum(steps for _, steps, _ in stages),
                         settings.batch_size)
-    budget = settings.time_budget
+    budget = settings.budget
     for index, (part, steps, names) in enumerate(stages):
         calibrating = index == 1
         chosen = [p for n, p in net.named_parameters() if (n in names) == calibrating]
@@ -229,7 +229,7 @@ CALIBRATION_LR = 0.02
 
 def _train_stage(net: SurrogateNet, data: TaskTensors, settings: TrainSettings,
                  parameters: list[torch.nn.Parameter], steps: int, rng: np.random.Generator,
-                 generator: torch.Generator, report: TrainReport, bar: _ProgressBar | None,
+                 generator: torch.Generator, report: TrainReport, bar: ProgressBar | None,
                  calibrating: bool, deadline: float | None) -> None:
     device = data.scores.device
     sizes = support_sizes(settings, data.configs.shape[0], rng, steps)
@@ -265,23 +265,6 @@ def _train_stage(net: SurrogateNet, data: TaskTensors, settings: TrainSettings,
                 break
 
 
-def holdout_families(families: Sequence[str], fraction: float, seed: int) -> np.ndarray:
-    """Mark whole families, in a seeded random order, until ``fraction`` of the datasets are
-    marked (at least one, and never all but one); nothing when there are under 5 datasets."""
-    families = np.asarray(families, dtype=object)
-    marked = np.zeros(len(families), dtype=bool)
-    if fraction <= 0 or len(families) < 5:
-        return marked
-    unique = sorted(set(families))
-    for family in np.random.default_rng(seed).permutation(len(unique)):
-        if marked.mean() >= fraction:
-            break
-        candidate = marked | (families == unique[family])
-        if (~candidate).sum() >= 2:
-            marked = candidate
-    return marked
-
-
 def validation_loss(net: SurrogateNet, data: TaskTensors, settings: TrainSettings,
                     n_batches: int = 8, seed: int = 12345) -> float:
     """Mean episode loss on fixed episodes (support sizes spread over the training range)."""
@@ -297,39 +280,3 @@ def validation_loss(net: SurrogateNet, data: TaskTensors, settings: TrainSetting
             settings.mean_loss_weight)) for s in sizes)
     net.train(was_training)
     return total / n_batches
-
-
-def _progress_bar(show: bool, description: str, total: int,
-                  episodes_per_step: int = 1) -> _ProgressBar | None:
-    return _ProgressBar(description, total, episodes_per_step) if show else None
-
-
-class _ProgressBar:
-    """A rich progress bar: steps done of all stages, episodes seen, the running loss."""
-
-    def __init__(self, description: str, total: int, episodes_per_step: int = 1) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self._episodes_per_step = episodes_per_step
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
-                                  MofNCompleteColumn(), TextColumn("steps"),
-                                  TextColumn("{task.fields[episodes]:,} episodes"),
-                                  TextColumn("loss {task.fields[loss]:.3f}"),
-                                  TimeRemainingColumn(), transient=True)
-        self._task = self._progress.add_task(description, total=total, loss=float("nan"),
-                                             episodes=0)
-        self._progress.start()
-
-    def update(self, advance: int, loss: float) -> None:
-        done = self._progress.tasks[0].completed + advance
-        self._progress.update(self._task, advance=advance, loss=loss,
-                              episodes=int(done) * self._episodes_per_step)
-
-    def close(self) -> None:
-        self._progress.stop()

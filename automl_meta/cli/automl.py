@@ -1,0 +1,199 @@
+"""The AutoML commands: ``fit`` and ``predict``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from automl_meta._support import lifecycle as _lifecycle
+from automl_meta.cli import _common
+from automl_meta.cli._common import (
+    DATA_ARGUMENT_HELP,
+    DB_OPTION,
+    TARGET_OPTION,
+    TASK_OPTION,
+    console,
+    load,
+    print_warnings,
+)
+from automl_meta.config import as_db_url, user_db_url
+from automl_meta.errors import ArtifactError, ConfigurationError
+
+
+def fit(
+    data: str = typer.Argument(..., help=DATA_ARGUMENT_HELP),
+    target: str | None = TARGET_OPTION,
+    task: str | None = TASK_OPTION,
+    budget: str = typer.Option("60s", "--budget", "-b", help="Wall-time budget: 30s, 5m, 1h."),
+    metric: str | None = typer.Option(None, "--metric", help="Search objective (default "
+                                      "balanced_accuracy or r2)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Trials evaluated at once."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the model "
+                                    "(model.skops), config.json, leaderboard.csv and "
+                                    "report.md."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Record the run into the "
+                                "user meta-database (or the --server)."),
+    db: str | None = DB_OPTION,
+    server: str | None = typer.Option(None, "--server", help="A team's automl-meta serve URL "
+                                      "to recommend from and record to instead of the local "
+                                      "store (token from $AUTOML_META_TOKEN)."),
+    as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout "
+                                 "(progress and warnings go to stderr)."),
+) -> None:
+    """Search algorithms and hyperparameters under a budget, starting from past experience."""
+    from automl_meta.automl import fit as run_fit  # sklearn, optuna: not for `--help`
+    from automl_meta.automl import parse_budget, save_result
+
+    seconds = parse_budget(budget)  # a bad budget fails before the data is read
+    if db is not None and server is not None:
+        raise ConfigurationError("Pass --db or --server, not both: with --server the run is "
+                                 "recommended from and recorded to the server's store.")
+    _lifecycle.note_kept(f"the trials fit finished are recorded in {_store_label(db, server)}; "
+                         "rerun to resume" if record else
+                         "nothing was recorded (--no-record)")
+    dataset = load(data, target, task)
+    with warnings.catch_warnings(record=True) as caught, _fit_progress(seconds) as show:
+        warnings.simplefilter("always")
+        result = run_fit(dataset, budget=seconds, metric=metric, n_jobs=jobs, record=record,
+                         db=server or db, callback=show)
+    print_warnings(caught)
+    written: list[Path] = []
+    if out is not None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            written = save_result(result, out)
+        print_warnings(caught)
+    if as_json:
+        print(json.dumps(_fit_summary(result, out, written), indent=1, default=str))
+        return
+    table = Table(title=f"Leaderboard on {result.dataset} ({result.metric}, cross-validated)")
+    for column in ("algorithm", result.metric, "status", "params"):
+        table.add_column(column, overflow="fold")
+    for row in result.leaderboard.head(10).itertuples(index=False):
+        table.add_row(row.algorithm, f"{getattr(row, result.metric):.4f}", row.status,
+                      json.dumps(row.params, default=str))
+    console.print(table)
+    kind = f"ensemble of {len(result.ensemble)}" if len(result.ensemble) > 1 else \
+        result.best_config["algorithm"]
+    console.print(f"best {result.metric} {result.best_score:.4f} ({kind}); "
+                  f"{len(result.leaderboard)} trials in {result.seconds:.1f} s of "
+                  f"{seconds:.0f} s")
+    if written:
+        console.print(f"saved to {out}: {', '.join(p.name for p in written)}")
+
+
+FIT_STAGES = {"prepare": "meta-features and recommendations", "search": "searching",
+              "refit": "refitting the best on all rows", "record": "recording the run",
+              "done": "done"}
+
+
+@contextlib.contextmanager
+def _fit_progress(budget: float) -> Iterator[Callable[[Any], None]]:
+    """A live display on stderr (trials, best score so far, time left) fed by fit's
+    callback; the clock ticks between reports. Nothing is drawn when stderr is not a
+    terminal."""
+    import threading
+    import time
+
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
+                        TextColumn("{task.fields[trials]:>4} trials"),
+                        TextColumn("best {task.fields[best]}"),
+                        TextColumn("{task.fields[left]:>5} left"),
+                        console=_common.err_console, transient=True)
+    task_id = progress.add_task(FIT_STAGES["prepare"], total=budget, trials=0, best="-",
+                                left=f"{budget:.0f}s")
+    origin = [time.perf_counter()]  # when fit's clock started, as fit reports it
+    stopped = threading.Event()
+
+    def tick() -> None:
+        while not stopped.wait(0.2):
+            spent = time.perf_counter() - origin[0]
+            progress.update(task_id, completed=min(spent, budget),
+                            left=f"{max(0.0, budget - spent):.0f}s")
+
+    def show(update: Any) -> None:
+        origin[0] = time.perf_counter() - update.elapsed
+        best = "-" if update.best_score is None else \
+            f"{update.metric} {update.best_score:.4f} ({update.best_algorithm})"
+        progress.update(task_id, completed=min(update.elapsed, budget),
+                        description=FIT_STAGES.get(update.stage, update.stage),
+                        trials=update.trials, best=best, left=f"{update.time_left:.0f}s")
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    with progress:
+        ticker.start()
+        try:
+            yield show
+        finally:
+            stopped.set()
+            ticker.join()
+
+
+def _fit_summary(result: Any, out: Path | None, written: list[Path]) -> dict[str, Any]:
+    """The machine-readable account of a fit printed by ``fit --json``."""
+    board = result.leaderboard
+    return {
+        "dataset": result.dataset, "task": result.task, "metric": result.metric,
+        "best_score": result.best_score, "best_config": result.best_config,
+        "ensemble": [{"config": c, "weight": w} for c, w in result.ensemble],
+        "trials": len(board), "failed": int((board["status"] != "ok").sum()),
+        "seconds": round(result.seconds, 3), "budget": result.budget,
+        "out": None if out is None else str(out), "files": [p.name for p in written],
+        "recorded_to": result.recorded_to, "run_id": result.run_id,
+    }
+
+
+def _store_label(db: str | None, server: str | None) -> str:
+    """Where ``fit`` records, for a message: the server, or the store's URL without its
+    password."""
+    if server is not None:
+        return server
+
+    url = as_db_url(db) if db else user_db_url()
+    try:
+        from sqlalchemy.engine import make_url  # optional heavy: only to hide a password
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # only a label: never fail the message over it
+        return url.split("@")[-1]
+
+
+def predict(
+    model_dir: Path = typer.Argument(..., metavar="DIR", help="A directory written by "
+                                     "`automl-meta fit --out`."),
+    data: str = typer.Argument(..., metavar="DATA", help="Rows to predict: a file path, "
+                               "openml:ID or sklearn:NAME. The label column may be absent (it "
+                               "is ignored when present); every row gets a prediction."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="CSV file for the predictions "
+                                    "(default: stdout)."),
+    proba: bool = typer.Option(False, "--proba", help="Class probabilities, one column per "
+                               "class, instead of a prediction column."),
+) -> None:
+    """Predict with a saved model: a CSV with a prediction column (or class probabilities)."""
+    from automl_meta.automl._saved_model import load_model  # skops, sklearn: not for `--help`
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        saved = load_model(model_dir)
+        frame = saved.prediction_frame(data, proba=proba)
+    print_warnings(caught)
+    if out is None:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+    except OSError as exc:
+        raise ArtifactError(f"Cannot write the predictions to {str(out)!r}: "
+                            f"{exc.strerror or exc}. Expected a writable file path.") from exc
+    console.print(f"wrote {len(frame)} predictions to {out}")
