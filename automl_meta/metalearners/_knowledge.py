@@ -25,7 +25,8 @@ FLOOR_PERCENTILE = 10
 # configurations it ran, and needs MIN_ANCHORS of them to be used at all
 ANCHOR_SHARE = 0.25
 MIN_ANCHORS = 5
-FULL_EVIDENCE_ANCHORS = 20  # grid configurations a dataset must run to count fully
+FULL_GRID_SHARE = 0.9  # a dataset that ran less of the grid is calibrated onto its scale
+MIN_CALIBRATION_R2 = 0.3
 PRIOR_STRENGTH = 3.0  # datasets' worth of weight of an algorithm's mean in a config's prior
 
 
@@ -38,8 +39,8 @@ class TaskMatrix:
     (1 = its best grid configuration, 0 = its weak ones; a failed evaluation counts as 0).
     ``anchors`` marks the grid: the configurations evaluated on many of the task's
     datasets. ``evidence`` is how much each dataset counts, in [0, 1]: a dataset that ran the
-    whole grid counts fully, one that ran a few grid configurations (a user's search)
-    counts in proportion (see :func:`normalise`).
+    whole grid counts fully, one that ran part of it (a user's search) by the share it
+    ran (see :func:`normalise`).
 
     Example:
         >>> raw = np.array([[0.9, 0.7], [0.6, np.nan]])
@@ -258,17 +259,56 @@ def _task_matrices(datasets: pd.DataFrame, configs: pd.DataFrame,
         done = evaluated.to_numpy()
         anchors = grid_configurations(done)
         ran = (done & anchors[None, :]).sum(axis=1)
-        needed = min(MIN_ANCHORS, int(anchors.sum()))
-        full = max(min(FULL_EVIDENCE_ANCHORS, int(anchors.sum())), 1)
-        # a dataset that ran too few grid configurations cannot be put on the grid's scale:
-        # its runs stay in ``MetaKnowledge.runs`` (its own data asked again finds them) but
-        # lend nothing to other datasets
-        keep = ran >= max(needed, 1)
+        grid_size = max(int(anchors.sum()), 1)
+        normalised = normalise(values, done, anchors)
+        partial = ran < FULL_GRID_SHARE * grid_size
+        if partial.any() and (~partial).any():
+            normalised[partial] = calibrate_partial_rows(values[partial], done[partial],
+                                                         normalised[~partial], anchors)
+        # a dataset that ran too few grid configurations, or whose scores the grid cannot
+        # place, lends nothing to other datasets; its runs stay in ``MetaKnowledge.runs``,
+        # so the same data asked again finds them. The others count by the share of the
+        # grid they ran: a search's trials chosen around its best place the rest of the
+        # grid less surely than the whole grid does.
+        keep = (ran >= max(min(MIN_ANCHORS, grid_size), 1)) & np.isfinite(normalised).any(axis=1)
         matrices[task] = TaskMatrix(
             task, list(table.index[keep]), list(table.columns), values[keep],
-            normalise(values[keep], done[keep], anchors),
-            np.minimum(1.0, ran[keep] / full).astype(float), anchors)
+            normalised[keep], ((ran[keep] / grid_size) ** 2).astype(float), anchors)
     return matrices
+
+
+def calibrate_partial_rows(raw: np.ndarray, evaluated: np.ndarray, full: np.ndarray,
+                           anchors: np.ndarray) -> np.ndarray:
+    """Normalised scores of datasets that ran part of the grid, on the full rows' scale.
+
+    A full row's normalised scores are, configuration by configuration, close to their
+    mean over the full rows (``typical``). A partial row is placed on that scale by the
+    least-squares line ``raw = floor + spread * typical`` over the grid configurations it
+    ran; a row whose line does not fit (fewer than ``MIN_ANCHORS`` points, a spread that is
+    not positive, or R² under ``MIN_CALIBRATION_R2``) gets no normalised scores (all NaN)
+    and so lends nothing.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        typical = np.nanmean(full, axis=0)
+    out = np.full(raw.shape, np.nan)
+    for i in range(raw.shape[0]):
+        points = anchors & np.isfinite(raw[i]) & np.isfinite(typical)
+        if points.sum() < MIN_ANCHORS:
+            continue
+        x, y = typical[points], raw[i, points]
+        if np.ptp(x) <= 1e-12:
+            continue
+        spread, floor = np.polyfit(x, y, 1)
+        fitted = floor + spread * x
+        total = ((y - y.mean()) ** 2).sum()
+        r2 = 1.0 - ((y - fitted) ** 2).sum() / total if total > 1e-12 else 0.0
+        if spread <= 1e-12 or r2 < MIN_CALIBRATION_R2:
+            continue
+        row = np.clip((raw[i] - floor) / spread, 0.0, 1.0)
+        row = np.where(np.isnan(raw[i]) & evaluated[i], 0.0, row)
+        out[i] = np.where(evaluated[i], row, np.nan)
+    return out
 
 
 def grid_configurations(evaluated: np.ndarray) -> np.ndarray:

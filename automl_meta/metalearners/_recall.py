@@ -105,10 +105,10 @@ def earlier_runs(knowledge: MetaKnowledge, metafeatures: Mapping[str, float] | p
     runs = runs[runs["config"].isin(knowledge.configs.index)]
     if runs.empty:
         return []
-    # exact matches first, then by score; one entry per configuration
+    # runs on the very data first (scores of another version are not on its scale), then
+    # by score; one entry per configuration
     runs = runs.assign(exact=runs["fingerprint"].map(lambda f: by_fingerprint[f].exact))
-    runs = runs.sort_values(["score", "exact"], ascending=False, kind="stable")
-    best, floor = float(runs["score"].max()), float(runs["score"].quantile(0.1))
+    runs = runs.sort_values(["exact", "score"], ascending=False, kind="stable")
     counts = runs.groupby("fingerprint").size()
     out: list[Recommendation] = []
     for row in runs.drop_duplicates("config").head(k).itertuples():
@@ -117,6 +117,8 @@ def earlier_runs(knowledge: MetaKnowledge, metafeatures: Mapping[str, float] | p
         whose = "your earlier runs" if row.origin == "user" else "the meta-database's runs"
         where = (f"{whose} on this data" if match.exact
                  else f"{whose} on the same data under another name or version")
+        same = runs[runs["fingerprint"] == row.fingerprint]["score"]
+        best, floor = float(same.max()), float(same.quantile(0.1))
         spread = best - floor
         predicted = 1.0 if spread <= 1e-12 else float(np.clip((row.score - floor) / spread,
                                                               0.0, 1.0))

@@ -19,6 +19,8 @@ from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler
 from automl_meta.metalearners._knowledge import MetaKnowledge
 
+FULL_EVIDENCE = 0.5  # datasets that count at least this much teach the feature weights
+
 
 def learn_feature_weights(features: np.ndarray, normalised: np.ndarray,
                           max_pairs: int = 40_000, seed: int = 0) -> np.ndarray:
@@ -97,9 +99,15 @@ class KNNLearner(MetaLearner):
         self.forget_scalers()
         for task, matrix in knowledge.matrices.items():
             frame = knowledge.metafeatures.loc[matrix.datasets]
-            scaler = FeatureScaler().fit(frame)
+            # the scale of the meta-features, and which of them matter, are learned from the
+            # datasets that ran the grid: a partial row's gaps to the others rest on a few
+            # configurations, and it should not move everyone's distances
+            whole = matrix.evidence >= FULL_EVIDENCE
+            if not whole.any():
+                whole = np.ones(len(matrix.datasets), dtype=bool)
+            scaler = FeatureScaler().fit(frame[whole])
             features = scaler.transform(frame)
-            weights = learn_feature_weights(features, matrix.normalised)
+            weights = learn_feature_weights(features[whole], matrix.normalised[whole])
             self.tasks[task] = {
                 "scaler": scaler.to_json(),
                 "datasets": knowledge.datasets.loc[matrix.datasets, "name"].tolist(),
@@ -145,13 +153,13 @@ class KNNLearner(MetaLearner):
         score of each configuration (-inf: no neighbour tried it) and the past scores (in
         distance order) filled with each configuration's average."""
         order, distances = self.nearest_datasets(metafeatures, task)
-        near = distances[: self.n_neighbors]
+        evidence = self.evidence(task)[order]
+        near = distances[: self.neighbour_count(evidence)]
         scale = max(float(np.median(distances)) * self.bandwidth, 1e-6)
         # inverse-distance weights on the neighbours, shrunk towards every past dataset
         # alike: the first picks follow the neighbours, the later ones also hedge like a
-        # global portfolio when the neighbours are not a sure guide
-        # a dataset that ran only part of the grid (a user's search) counts in proportion
-        evidence = self.evidence(task)[order]
+        # global portfolio when the neighbours are not a sure guide; a dataset that ran only
+        # part of the grid (a user's search) counts in proportion
         weights = np.zeros(len(order))
         weights[: len(near)] = evidence[: len(near)] / (near + scale)
         weights = (1.0 - self.shrinkage) * weights / weights.sum() \
@@ -165,6 +173,12 @@ class KNNLearner(MetaLearner):
         predicted = filled.T @ weights
         predicted = np.where(present[: len(near)].any(axis=0), predicted, -np.inf)
         return order, distances, weights, predicted, filled
+
+    def neighbour_count(self, evidence: np.ndarray) -> int:
+        """How many of the nearest datasets (``evidence`` in distance order) make up
+        ``n_neighbors`` datasets' worth of evidence."""
+        enough = np.searchsorted(np.cumsum(evidence), self.n_neighbors - 1e-9)
+        return int(min(len(evidence), enough + 1))
 
     def evidence(self, task: str) -> np.ndarray:
         """How much each past dataset of ``task`` counts (1 = it ran the whole grid)."""
@@ -180,8 +194,8 @@ class KNNLearner(MetaLearner):
             return []
         info = self.tasks[task]
         order, distances, weights, predicted, filled = self._neighbourhood(metafeatures, task)
-        neighbours = order[: self.n_neighbors]
-        near = distances[: self.n_neighbors]
+        count = self.neighbour_count(self.evidence(task)[order])
+        neighbours, near = order[:count], distances[:count]
         normalised = self.arrays[f"{task}.normalised"][order]
         raw = self.arrays[f"{task}.raw"][order]
         ranking = (complementary_ranking(filled, weights, predicted, k) if self.diversify
