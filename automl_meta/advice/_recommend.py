@@ -26,9 +26,11 @@ from automl_meta.metalearners import (
     load_knowledge,
     load_learner,
 )
+from automl_meta.metalearners._recall import earlier_runs
 
 STRATEGIES = LEARNERS.strategies  # "auto" and every registered learner, read live
 DEFAULT_STRATEGY = "knn"
+EARLIER_RUNS_FIRST = 3  # best recorded configurations of the same data put first
 MIN_DATASETS_FOR_METAFEATURES = 5
 
 
@@ -98,16 +100,30 @@ class Recommender:
         return self.auto_strategy
 
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str, k: int = 10,
-                  strategy: str = "auto") -> list[Recommendation]:
+                  strategy: str = "auto", fingerprint: str | None = None) -> list[Recommendation]:
+        """The ``k`` best configurations, best first.
+
+        When the knowledge holds runs on this very data (the same ``fingerprint``, or the
+        same data under another name or version, recognised by its meta-features), its
+        best recorded configurations come first (at most ``EARLIER_RUNS_FIRST``), then the
+        learner's picks.
+        """
         chosen = self.resolve_strategy(strategy, task)
-        self.knowledge.matrix(task)  # a clear error when nothing of this task is known
-        recs = self.learner(chosen).recommend(metafeatures, task, k)
-        if strategy == "auto" and chosen != "portfolio" and len(recs) < k:
-            seen = {json.dumps(r.config, sort_keys=True) for r in recs}
-            for extra in self.learner("portfolio").recommend(metafeatures, task, k):
+        recs = earlier_runs(self.knowledge, metafeatures, task, min(k, EARLIER_RUNS_FIRST),
+                            chosen, fingerprint)
+        if not recs:
+            self.knowledge.matrix(task)  # a clear error when nothing of this task is known
+        seen = {json.dumps(r.config, sort_keys=True) for r in recs}
+        fallbacks = [chosen] + (["portfolio"] if strategy == "auto" and
+                                chosen != "portfolio" else [])
+        for name in fallbacks:
+            if task not in self.knowledge.matrices:
+                break
+            for extra in self.learner(name).recommend(metafeatures, task, k):
                 if len(recs) >= k:
                     break
                 if json.dumps(extra.config, sort_keys=True) not in seen:
+                    seen.add(json.dumps(extra.config, sort_keys=True))
                     recs.append(extra)
         for rank, rec in enumerate(recs, start=1):
             rec.rank = rank

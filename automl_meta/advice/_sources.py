@@ -79,8 +79,11 @@ class KnowledgeSource(abc.ABC):
 
     @abc.abstractmethod
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str, k: int = 10,
-                  strategy: str = "auto") -> list[Recommendation]:
-        """The ``k`` best configurations for these meta-features, best first."""
+                  strategy: str = "auto",
+                  fingerprint: str | None = None) -> list[Recommendation]:
+        """The ``k`` best configurations for these meta-features, best first; runs already
+        recorded on the same data (this content ``fingerprint``, or the same data under
+        another name) come first."""
 
     @abc.abstractmethod
     def record(self, dataset: Dataset, evaluations: Sequence[Any],
@@ -186,8 +189,10 @@ class LocalSource(KnowledgeSource):
         return get_recommender(self._given or self._url or False, self._shipped)
 
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str, k: int = 10,
-                  strategy: str = "auto") -> list[Recommendation]:
-        return self.recommender().recommend(metafeatures, task, k=k, strategy=strategy)
+                  strategy: str = "auto",
+                  fingerprint: str | None = None) -> list[Recommendation]:
+        return self.recommender().recommend(metafeatures, task, k=k, strategy=strategy,
+                                            fingerprint=fingerprint)
 
     def record(self, dataset: Dataset, evaluations: Sequence[Any],
                metafeatures: Mapping[str, float] | None = None,
@@ -261,9 +266,10 @@ class ServerSource(KnowledgeSource):
         return str(self.client.url)
 
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str, k: int = 10,
-                  strategy: str = "auto") -> list[Recommendation]:
+                  strategy: str = "auto",
+                  fingerprint: str | None = None) -> list[Recommendation]:
         return self.client.recommend(metafeatures=metafeatures, task=task, k=k,
-                                     strategy=strategy)
+                                     strategy=strategy, fingerprint=fingerprint)
 
     def record(self, dataset: Dataset, evaluations: Sequence[Any],
                metafeatures: Mapping[str, float] | None = None,
@@ -379,19 +385,21 @@ def recommend(
     """
     started = time.perf_counter()
     db = db_or_server(db, server, "recommend")
+    fingerprint = None
     if metafeatures is None:
         if dataset is None:
             raise ConfigurationError("recommend() needs a dataset or precomputed metafeatures.")
         loaded: Dataset = load_dataset(dataset, target=target, task=task)
         metafeatures = extract_metafeatures(loaded)
-        task = loaded.task
+        task, fingerprint = loaded.task, loaded.fingerprint
     elif task is None:
         if dataset is None:
             raise ConfigurationError("With precomputed metafeatures, pass task='classification'"
                                      " or task='regression'.")
         task = load_dataset(dataset, target=target).task
     with opened_source(db) as source:
-        recs = source.recommend(metafeatures, task, k=k, strategy=strategy)
+        recs = source.recommend(metafeatures, task, k=k, strategy=strategy,
+                                fingerprint=fingerprint)
     elapsed = time.perf_counter() - started
     for rec in recs:
         rec.details.setdefault("seconds", elapsed)

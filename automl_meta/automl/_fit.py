@@ -113,7 +113,7 @@ def fit(
     # a server that does not answer must not hold the search much beyond its budget
     with opened_source(db, timeout=min(120.0, max(5.0, 0.1 * seconds))) as source:
         try:
-            recs = _recommendations(source, metafeatures, data.task, n_warm, strategy)
+            recs = _recommendations(source, metafeatures, data, n_warm, strategy)
             if record and source.records:
                 recorder = TrialRecorder(source, data, metafeatures, protocol_key, metric,
                                          min(data.n_rows, SEARCH_MAX_ROWS))
@@ -145,10 +145,11 @@ def _objective(task: str, metric: str | None) -> tuple[str, float]:
     return metric, -1.0 if metric in LOWER_IS_BETTER else 1.0
 
 
-def _recommendations(source: KnowledgeSource, metafeatures: Any, task: str, k: int,
+def _recommendations(source: KnowledgeSource, metafeatures: Any, data: Dataset, k: int,
                      strategy: str) -> list[Any]:
     try:
-        return source.recommend(metafeatures, task, k=k, strategy=strategy)
+        return source.recommend(metafeatures, data.task, k=k, strategy=strategy,
+                                fingerprint=data.fingerprint)
     except AutoMLMetaError as exc:
         warnings.warn(f"No recommendations ({exc}); starting from TPE alone.",
                       AutoMLMetaWarning, stacklevel=3)

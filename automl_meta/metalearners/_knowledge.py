@@ -20,14 +20,29 @@ import pandas as pd
 from automl_meta.config import shipped_meta_db_dir, user_db_url
 from automl_meta.errors import MetaDBError
 
+FLOOR_PERCENTILE = 10
+# the grid: configurations evaluated on at least this share of a task's datasets (and on
+# at least three of them); a dataset is put on the grid's scale through the grid
+# configurations it ran, and needs MIN_ANCHORS of them to be used at all
+ANCHOR_SHARE = 0.25
+MIN_ANCHORS = 5
+FULL_GRID_SHARE = 0.9  # a dataset that ran less of the grid is calibrated onto its scale
+MIN_CALIBRATION_R2 = 0.3
+FULL_EVIDENCE = 0.5  # a dataset that counts this much is a "whole" row (see whole_rows)
+PRIOR_STRENGTH = 3.0  # datasets' worth of weight of an algorithm's mean in a config's prior
+
 
 @dataclass
 class TaskMatrix:
     """Scores of one task type: datasets x configurations.
 
     ``raw`` holds the primary metric (NaN where not evaluated, ``-inf`` never appears);
-    ``normalised`` maps each dataset's scores to [0, 1] (1 = its best known configuration,
-    0 = its worst; a failed evaluation counts as 0).
+    ``normalised`` maps each dataset's scores to [0, 1] on the scale of the common grid
+    (1 = its best grid configuration, 0 = its weak ones; a failed evaluation counts as 0).
+    ``anchors`` marks the grid: the configurations evaluated on many of the task's
+    datasets. ``evidence`` is how much each dataset counts, in [0, 1]: a dataset that ran the
+    whole grid counts fully, one that ran part of it (a user's search) by the share it
+    ran (see :func:`normalise`).
 
     Example:
         >>> raw = np.array([[0.9, 0.7], [0.6, np.nan]])
@@ -35,6 +50,8 @@ class TaskMatrix:
         ...                     normalised=np.array([[1.0, 0.0], [1.0, np.nan]]))
         >>> matrix.subset(np.array([False, True])).datasets
         ['wine']
+        >>> matrix.evidence.tolist(), matrix.anchors.tolist()
+        ([1.0, 1.0], [True, True])
     """
 
     task: str
@@ -42,10 +59,62 @@ class TaskMatrix:
     configs: list[str]
     raw: np.ndarray
     normalised: np.ndarray
+    evidence: np.ndarray = field(default=None)  # type: ignore[assignment]
+    anchors: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.evidence is None:
+            self.evidence = np.ones(len(self.datasets))
+        if self.anchors is None:
+            self.anchors = np.ones(len(self.configs), dtype=bool)
 
     def subset(self, keep: np.ndarray) -> TaskMatrix:
         return TaskMatrix(self.task, [d for d, k in zip(self.datasets, keep, strict=True) if k],
-                          self.configs, self.raw[keep], self.normalised[keep])
+                          self.configs, self.raw[keep], self.normalised[keep],
+                          self.evidence[keep], self.anchors)
+
+    def whole_rows(self) -> np.ndarray:
+        """Which datasets ran (most of) the grid, as a mask (all, when none did): those a
+        learner's shape is fitted on (feature scales and weights, trees, networks), which a
+        partial row would reshape while counting for little."""
+        whole = self.evidence >= FULL_EVIDENCE
+        return whole if whole.any() else np.ones(len(self.datasets), dtype=bool)
+
+    def tried_on(self) -> np.ndarray:
+        """Per configuration: the evidence-weighted number of datasets that evaluated it."""
+        return (np.isfinite(self.normalised) * self.evidence[:, None]).sum(axis=0)
+
+    def config_prior(self, algorithms: list[str],
+                     strength: float = PRIOR_STRENGTH) -> np.ndarray:
+        """Each configuration's expected normalised score on a dataset that did not run it.
+
+        Its evidence-weighted mean over the datasets that ran it, shrunk towards the mean of
+        its algorithm's configurations with the weight of ``strength`` datasets: a
+        configuration one search chose on one dataset (its best there, so 1.0) is not
+        everyone's best, while one the whole grid ran keeps its own mean.
+
+        Example:
+            >>> m = TaskMatrix("classification", ["a", "b"], ["x", "y", "z"],
+            ...                np.zeros((2, 3)), np.array([[1.0, 0.2, np.nan],
+            ...                                            [np.nan, 0.4, 0.6]]))
+            >>> m.config_prior(["rf", "rf", "svm"], strength=1.0).round(2).tolist()
+            [0.77, 0.38, 0.6]
+        """
+        present = np.isfinite(self.normalised)
+        weights = present * self.evidence[:, None]
+        sums = (np.nan_to_num(self.normalised) * weights).sum(axis=0)
+        counts = weights.sum(axis=0)
+        labels = np.asarray(algorithms)
+        with np.errstate(all="ignore"):
+            own = sums / counts
+        base = np.full(len(self.configs), 0.5)
+        for algorithm in set(algorithms):
+            cols = labels == algorithm
+            if counts[cols].sum() > 0:
+                base[cols] = sums[cols].sum() / counts[cols].sum()
+        with np.errstate(all="ignore"):
+            prior = (counts * np.nan_to_num(own) + strength * base) / (counts + strength)
+        return np.where(counts + strength > 0, prior, base)
 
 
 @dataclass
@@ -62,12 +131,23 @@ class MetaKnowledge:
     metafeatures: pd.DataFrame  # index: fingerprint; one column per meta-feature
     configs: pd.DataFrame  # index: key "task/hash"; columns task, algorithm, params
     matrices: dict[str, TaskMatrix] = field(default_factory=dict)
+    # every successful evaluation with its raw score (columns fingerprint, config, score,
+    # origin), also of datasets the matrices leave out (no meta-features, too few grid
+    # configurations)
+    runs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["fingerprint", "config", "score", "origin"]))
 
     @classmethod
-    def from_tables(cls, tables: list[dict[str, pd.DataFrame]]) -> MetaKnowledge:
-        """Merge the tables of one or more stores (shipped bundle first, user store last)."""
+    def from_tables(cls, tables: list[dict[str, pd.DataFrame]],
+                    origins: list[str] | None = None) -> MetaKnowledge:
+        """Merge the tables of one or more stores (shipped bundle first, user store last).
+
+        ``origins`` names where each table comes from (``"shipped"``, ``"user"``); it is
+        kept with every run, so advice can say whose runs it repeats.
+        """
+        origins = origins or ["store"] * len(tables)
         datasets, features, configs, evaluations = [], [], [], []
-        for t in tables:
+        for t, origin in zip(tables, origins, strict=True):
             d = t["dataset"].set_index("id")
             c = t["config"].set_index("id")
             datasets.append(d.reset_index(drop=True))
@@ -84,7 +164,8 @@ class MetaKnowledge:
             if len(ev):
                 ev = ev.assign(fingerprint=d.loc[ev["dataset_id"], "fingerprint"].to_numpy(),
                                config=c.loc[ev["config_id"], "key"].to_numpy())
-                evaluations.append(ev[["fingerprint", "config", "status", "score"]])
+                evaluations.append(ev[["fingerprint", "config", "status", "score"]]
+                                   .assign(origin=origin))
         dataset_frame = (pd.concat(datasets).drop_duplicates("fingerprint", keep="first")
                          .set_index("fingerprint"))
         dataset_frame["family"] = merge_duplicate_families(dataset_frame)
@@ -104,7 +185,10 @@ class MetaKnowledge:
         # everyone's neighbour: its evaluations stay stored but are left out of the
         # matrices every meta-learner learns from until its meta-features arrive
         described = set(wide.index[wide.notna().any(axis=1)])
-        knowledge = cls(dataset_frame, wide, config_frame)
+        ok = evaluation[(evaluation["status"] == "ok") & evaluation["score"].notna()]
+        knowledge = cls(dataset_frame, wide, config_frame,
+                        runs=ok[["fingerprint", "config", "score", "origin"]]
+                        .reset_index(drop=True))
         knowledge.matrices = _task_matrices(
             dataset_frame, config_frame,
             evaluation[evaluation["fingerprint"].isin(described)])
@@ -127,7 +211,9 @@ class MetaKnowledge:
         keep_set = set(kept.index)
         matrices = {task: m.subset(np.array([d in keep_set for d in m.datasets], dtype=bool))
                     for task, m in self.matrices.items()}
-        return MetaKnowledge(kept, self.metafeatures.loc[kept.index], self.configs, matrices)
+        runs = self.runs[self.runs["fingerprint"].isin(keep_set)]
+        return MetaKnowledge(kept, self.metafeatures.loc[kept.index], self.configs, matrices,
+                             runs)
 
     def config(self, key: str) -> dict[str, Any]:
         row = self.configs.loc[key]
@@ -177,27 +263,94 @@ def _task_matrices(datasets: pd.DataFrame, configs: pd.DataFrame,
         table = raw.pivot(index="fingerprint", columns="config", values="score")
         evaluated = ev.pivot(index="fingerprint", columns="config", values="status")
         table = table.reindex(columns=sorted(table.columns))
-        evaluated = evaluated.reindex(index=table.index, columns=table.columns)
+        evaluated = evaluated.reindex(index=table.index, columns=table.columns).notna()
         values = table.to_numpy(dtype=float)
-        matrices[task] = TaskMatrix(task, list(table.index), list(table.columns), values,
-                                    normalise(values, evaluated.notna().to_numpy()))
+        done = evaluated.to_numpy()
+        anchors = grid_configurations(done)
+        ran = (done & anchors[None, :]).sum(axis=1)
+        grid_size = max(int(anchors.sum()), 1)
+        normalised = normalise(values, done, anchors)
+        partial = ran < FULL_GRID_SHARE * grid_size
+        if partial.any() and (~partial).any():
+            normalised[partial] = calibrate_partial_rows(values[partial], done[partial],
+                                                         normalised[~partial], anchors)
+        # a dataset that ran too few grid configurations, or whose scores the grid cannot
+        # place, lends nothing to other datasets; its runs stay in ``MetaKnowledge.runs``,
+        # so the same data asked again finds them. The others count by the share of the
+        # grid they ran: a search's trials chosen around its best place the rest of the
+        # grid less surely than the whole grid does.
+        keep = (ran >= max(min(MIN_ANCHORS, grid_size), 1)) & np.isfinite(normalised).any(axis=1)
+        matrices[task] = TaskMatrix(
+            task, list(table.index[keep]), list(table.columns), values[keep],
+            normalised[keep], ((ran[keep] / grid_size) ** 2).astype(float), anchors)
     return matrices
 
 
-FLOOR_PERCENTILE = 10
+def calibrate_partial_rows(raw: np.ndarray, evaluated: np.ndarray, full: np.ndarray,
+                           anchors: np.ndarray) -> np.ndarray:
+    """Normalised scores of datasets that ran part of the grid, on the full rows' scale.
 
-
-def normalise(raw: np.ndarray, evaluated: np.ndarray) -> np.ndarray:
-    """Per row: (score - floor) / (best - floor) clipped to [0, 1].
-
-    The floor is the row's 10th percentile rather than its minimum, so one disastrous
-    configuration (an R² of -1e6) does not squash every other score towards 1. A failed
-    evaluation counts as 0; a never evaluated cell stays NaN.
+    A full row's normalised scores are, configuration by configuration, close to their
+    mean over the full rows (``typical``). A partial row is placed on that scale by the
+    least-squares line ``raw = floor + spread * typical`` over the grid configurations it
+    ran; a row whose line does not fit (fewer than ``MIN_ANCHORS`` points, a spread that is
+    not positive, or R² under ``MIN_CALIBRATION_R2``) gets no normalised scores (all NaN)
+    and so lends nothing.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        typical = np.nanmean(full, axis=0)
+    out = np.full(raw.shape, np.nan)
+    for i in range(raw.shape[0]):
+        points = anchors & np.isfinite(raw[i]) & np.isfinite(typical)
+        if points.sum() < MIN_ANCHORS:
+            continue
+        x, y = typical[points], raw[i, points]
+        if np.ptp(x) <= 1e-12:
+            continue
+        spread, floor = np.polyfit(x, y, 1)
+        fitted = floor + spread * x
+        total = ((y - y.mean()) ** 2).sum()
+        r2 = 1.0 - ((y - fitted) ** 2).sum() / total if total > 1e-12 else 0.0
+        if spread <= 1e-12 or r2 < MIN_CALIBRATION_R2:
+            continue
+        row = np.clip((raw[i] - floor) / spread, 0.0, 1.0)
+        row = np.where(np.isnan(raw[i]) & evaluated[i], 0.0, row)
+        out[i] = np.where(evaluated[i], row, np.nan)
+    return out
+
+
+def grid_configurations(evaluated: np.ndarray) -> np.ndarray:
+    """Which configurations (columns) form the common grid: those evaluated on at least
+    ``ANCHOR_SHARE`` of the datasets (rows), and on at least three when there are three.
+
+    Example:
+        >>> done = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1], [1, 0, 0]], dtype=bool)
+        >>> grid_configurations(done).tolist()
+        [True, False, False]
+    """
+    n_rows = evaluated.shape[0]
+    needed = min(n_rows, max(3, int(np.ceil(ANCHOR_SHARE * n_rows))))
+    return evaluated.sum(axis=0) >= max(needed, 1)
+
+
+def normalise(raw: np.ndarray, evaluated: np.ndarray,
+              anchors: np.ndarray | None = None) -> np.ndarray:
+    """Per row: (score - floor) / (best - floor) clipped to [0, 1], on the grid's scale.
+
+    ``best`` and ``floor`` come from the row's ``anchors`` (the grid configurations; all
+    configurations when not given): a search that tried only configurations near its own
+    best would otherwise map that best to 1.0 and its neighbours close to it, whatever
+    they scored. The floor is the 10th percentile rather than the minimum, so one
+    disastrous configuration (an R² of -1e6) does not squash every other score towards 1.
+    A failed evaluation counts as 0; a never evaluated cell stays NaN.
+    """
+    reference = raw if anchors is None else np.where(anchors[None, :], raw, np.nan)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        best = np.nanmax(np.where(np.isnan(raw), -np.inf, raw), axis=1, keepdims=True)
-        worst = np.nanpercentile(raw, FLOOR_PERCENTILE, axis=1, keepdims=True)
+        best = np.nanmax(np.where(np.isnan(reference), -np.inf, reference), axis=1,
+                         keepdims=True)
+        worst = np.nanpercentile(reference, FLOOR_PERCENTILE, axis=1, keepdims=True)
         worst = np.where(np.isnan(worst), best, worst)
         spread = best - worst
         # a row whose evaluated configurations all score the same: each is its best known
@@ -220,15 +373,17 @@ def load_knowledge(shipped: str | Path | None = None, user_db: Any = None,
     from automl_meta.metadb import MetaDB
     from automl_meta.metadb._bundle import read_bundle_tables
 
-    tables = []
+    tables, origins = [], []
     bundle = Path(shipped) if shipped is not None else shipped_meta_db_dir()
     if include_shipped and (bundle / "manifest.json").is_file():
         tables.append(read_bundle_tables(bundle))
+        origins.append("shipped")
     if user_db is not False:
         store = user_db if isinstance(user_db, MetaDB) else MetaDB(user_db or user_db_url())
         tables.append({name: store.table(name) for name in
                        ("dataset", "metafeature", "config", "evaluation")})
+        origins.append("user")
     if not tables:
         raise MetaDBError("No meta-knowledge found: the shipped meta_db/ is missing and no "
                           "user store was given.")
-    return MetaKnowledge.from_tables(tables)
+    return MetaKnowledge.from_tables(tables, origins)

@@ -99,9 +99,13 @@ class KNNLearner(MetaLearner):
         self.forget_scalers()
         for task, matrix in knowledge.matrices.items():
             frame = knowledge.metafeatures.loc[matrix.datasets]
-            scaler = FeatureScaler().fit(frame)
+            # the scale of the meta-features, and which of them matter, are learned from the
+            # datasets that ran the grid: a partial row's gaps to the others rest on a few
+            # configurations, and it should not move everyone's distances
+            whole = matrix.whole_rows()
+            scaler = FeatureScaler().fit(frame[whole])
             features = scaler.transform(frame)
-            weights = learn_feature_weights(features, matrix.normalised)
+            weights = learn_feature_weights(features[whole], matrix.normalised[whole])
             self.tasks[task] = {
                 "scaler": scaler.to_json(),
                 "datasets": knowledge.datasets.loc[matrix.datasets, "name"].tolist(),
@@ -111,10 +115,9 @@ class KNNLearner(MetaLearner):
             self.arrays[f"{task}.weights"] = weights.astype(np.float32)
             self.arrays[f"{task}.normalised"] = matrix.normalised.astype(np.float32)
             self.arrays[f"{task}.raw"] = matrix.raw.astype(np.float32)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # configurations tried once
-                prior = np.nan_to_num(np.nanmean(matrix.normalised, axis=0), nan=0.5)
-            self.arrays[f"{task}.prior"] = prior.astype(np.float32)
+            algorithms = [c["algorithm"] for c in self.tasks[task]["configs"]]
+            self.arrays[f"{task}.prior"] = matrix.config_prior(algorithms).astype(np.float32)
+            self.arrays[f"{task}.evidence"] = matrix.evidence.astype(np.float32)
         return self
 
     def nearest_datasets(self, metafeatures: Mapping[str, float] | pd.Series,
@@ -146,15 +149,17 @@ class KNNLearner(MetaLearner):
         score of each configuration (-inf: no neighbour tried it) and the past scores (in
         distance order) filled with each configuration's average."""
         order, distances = self.nearest_datasets(metafeatures, task)
-        near = distances[: self.n_neighbors]
+        evidence = self.evidence(task)[order]
+        near = distances[: self.neighbour_count(evidence)]
         scale = max(float(np.median(distances)) * self.bandwidth, 1e-6)
         # inverse-distance weights on the neighbours, shrunk towards every past dataset
         # alike: the first picks follow the neighbours, the later ones also hedge like a
-        # global portfolio when the neighbours are not a sure guide
+        # global portfolio when the neighbours are not a sure guide; a dataset that ran only
+        # part of the grid (a user's search) counts in proportion
         weights = np.zeros(len(order))
-        weights[: len(near)] = 1.0 / (near + scale)
+        weights[: len(near)] = evidence[: len(near)] / (near + scale)
         weights = (1.0 - self.shrinkage) * weights / weights.sum() \
-            + self.shrinkage / len(order)
+            + self.shrinkage * evidence / evidence.sum()
         normalised = self.arrays[f"{task}.normalised"][order]
         present = np.isfinite(normalised)
         # a configuration a neighbour never tried is assumed to do there as it does on
@@ -165,6 +170,19 @@ class KNNLearner(MetaLearner):
         predicted = np.where(present[: len(near)].any(axis=0), predicted, -np.inf)
         return order, distances, weights, predicted, filled
 
+    def neighbour_count(self, evidence: np.ndarray) -> int:
+        """How many of the nearest datasets (``evidence`` in distance order) make up
+        ``n_neighbors`` datasets' worth of evidence."""
+        enough = np.searchsorted(np.cumsum(evidence), self.n_neighbors - 1e-9)
+        return int(min(len(evidence), enough + 1))
+
+    def evidence(self, task: str) -> np.ndarray:
+        """How much each past dataset of ``task`` counts (1 = it ran the whole grid)."""
+        evidence = self.arrays.get(f"{task}.evidence")
+        if evidence is None:  # saved before evidence was kept: every dataset counted fully
+            evidence = np.ones(len(self.tasks[task]["datasets"]), dtype=np.float32)
+        return evidence
+
     def recommend(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
                   k: int = 10) -> list[Recommendation]:
         k = check_k(k)
@@ -172,25 +190,33 @@ class KNNLearner(MetaLearner):
             return []
         info = self.tasks[task]
         order, distances, weights, predicted, filled = self._neighbourhood(metafeatures, task)
-        neighbours = order[: self.n_neighbors]
-        near = distances[: self.n_neighbors]
+        count = self.neighbour_count(self.evidence(task)[order])
+        neighbours, near = order[:count], distances[:count]
         normalised = self.arrays[f"{task}.normalised"][order]
         raw = self.arrays[f"{task}.raw"][order]
         ranking = (complementary_ranking(filled, weights, predicted, k) if self.diversify
                    else np.argsort(-predicted, kind="stable")[:k])
         out = []
+        tried_on = np.isfinite(normalised).sum(axis=0)
         for rank, column in enumerate(ranking, start=1):
             if not np.isfinite(predicted[column]):
                 break
             config = info["configs"][column]
-            shown = [f"{info['datasets'][d]} (distance {dist:.2f}: "
-                     f"{_fmt(raw[i, column])}, {_fmt(normalised[i, column])} of its best)"
-                     for i, (d, dist) in enumerate(zip(neighbours[:3], near[:3], strict=False))]
+            # the evidence: the nearest neighbours that ran this configuration, by name
+            ran = [i for i in range(len(neighbours)) if np.isfinite(normalised[i, column])]
+            shown = [f"{info['datasets'][neighbours[i]]} (distance {near[i]:.2f}: "
+                     f"{raw[i, column]:.3f}, {normalised[i, column]:.2f} of its best)"
+                     for i in ran[:3]]
+            why = (f"nearest past datasets that ran it: {'; '.join(shown)}; run on "
+                   f"{int(tried_on[column])} past {task} datasets in all")
             out.append(Recommendation(
                 config["algorithm"], dict(config["params"]), float(predicted[column]),
-                self.name, "nearest past datasets: " + "; ".join(shown), rank=rank,
+                self.name, why, rank=rank,
                 details={"neighbours": [info["datasets"][d] for d in neighbours],
-                         "distances": [float(x) for x in near]}))
+                         "distances": [float(x) for x in near],
+                         "evidence": {"datasets": int(tried_on[column]),
+                                      "neighbours": [info["datasets"][neighbours[i]]
+                                                     for i in ran]}}))
         return out
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -205,7 +231,3 @@ class KNNLearner(MetaLearner):
         learner.tasks = state["tasks"]
         learner.arrays = dict(arrays)
         return learner
-
-
-def _fmt(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"{value:.3f}"

@@ -18,8 +18,10 @@ from automl_meta.metalearners._knowledge import MetaKnowledge
 PORTFOLIO_SIZE = 32
 
 
-def greedy_portfolio(normalised: np.ndarray, size: int) -> tuple[list[int], list[float]]:
-    """Columns chosen greedily to maximise the mean over rows of the best chosen score.
+def greedy_portfolio(normalised: np.ndarray, size: int,
+                     weights: np.ndarray | None = None) -> tuple[list[int], list[float]]:
+    """Columns chosen greedily to maximise the (``weights``-weighted) mean over rows of the
+    best chosen score.
 
     Returns the chosen column indices and the portfolio's mean score after each pick.
 
@@ -29,16 +31,18 @@ def greedy_portfolio(normalised: np.ndarray, size: int) -> tuple[list[int], list
         ([2, 0], [0.9, 0.95])
     """
     filled = np.nan_to_num(normalised, nan=0.0)
+    share = np.full(filled.shape[0], 1.0) if weights is None else np.asarray(weights, float)
+    share = share / max(share.sum(), 1e-12)
     best_so_far = np.zeros(filled.shape[0])
     chosen: list[int] = []
     gains: list[float] = []
     for _ in range(min(size, filled.shape[1])):
-        candidate = np.maximum(filled, best_so_far[:, None]).mean(axis=0)
+        candidate = share @ np.maximum(filled, best_so_far[:, None])
         candidate[chosen] = -np.inf
         pick = int(np.argmax(candidate))
         chosen.append(pick)
         best_so_far = np.maximum(best_so_far, filled[:, pick])
-        gains.append(float(best_so_far.mean()))
+        gains.append(float(share @ best_so_far))
     return chosen, gains
 
 
@@ -60,8 +64,11 @@ class PortfolioLearner(MetaLearner):
     def fit(self, knowledge: MetaKnowledge) -> PortfolioLearner:
         self.portfolios = {}
         for task, matrix in knowledge.matrices.items():
-            chosen, gains = greedy_portfolio(matrix.normalised, self.size)
-            mean_scores = np.nanmean(matrix.normalised, axis=0)
+            # a dataset that ran only part of the grid counts in proportion, and a
+            # configuration few datasets ran is judged with its algorithm's average
+            chosen, gains = greedy_portfolio(matrix.normalised, self.size, matrix.evidence)
+            algorithms = [knowledge.config(c)["algorithm"] for c in matrix.configs]
+            mean_scores = matrix.config_prior(algorithms)
             self.portfolios[task] = [
                 {**knowledge.config(matrix.configs[c]), "mean": float(mean_scores[c]),
                  "coverage": gains[i], "n_datasets": len(matrix.datasets)}

@@ -72,14 +72,15 @@ class RankerLearner(MetaLearner):
                 max_iter=self.max_iter, learning_rate=0.1, max_leaf_nodes=31,
                 min_samples_leaf=int(np.clip(len(y) // 200, 3, 20)),
                 random_state=self.random_state)
-            self.models[task] = model.fit(X, y)
+            # a dataset that ran only part of the grid counts in proportion
+            self.models[task] = model.fit(X, y, sample_weight=matrix.evidence[rows])
             known = {config_hash(c) for c in configs}
             per_algorithm = -(-self.extra_candidates // len(algorithms(task)))
             extra = [c for c in sample_configs(task, per_algorithm,
                                                seed=self.random_state + 7919,
                                                include_defaults=False)
                      if config_hash(c) not in known] if per_algorithm > 0 else []
-            mean_scores = np.nanmean(matrix.normalised, axis=0)
+            mean_scores = matrix.config_prior([c["algorithm"] for c in configs])
             self.tasks[task] = {
                 "scaler": scaler.to_json(),
                 "candidates": configs + extra,

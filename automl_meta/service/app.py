@@ -261,7 +261,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
                                  "(a dataset file).", "UnsupportedMediaType")
         body = _validated(sc.RecommendRequest, await request.body())
         recs = await run_in_threadpool(service.recommend, body.metafeatures, body.task,
-                                       body.k, body.strategy)
+                                       body.k, body.strategy, body.fingerprint)
         return sc.RecommendResponse(task=body.task, recommendations=_recs_out(recs))
 
     @app.post("/v1/evaluations", response_model=sc.RecordResponse, responses=errors,
@@ -284,7 +284,7 @@ async def _recommend_upload(request: Request, service: Service) -> sc.RecommendR
         def work() -> tuple[Any, list[Any]]:
             dataset, features = service.extract(upload, fields.target, fields.task)
             return dataset, service.recommend(features.to_dict(), dataset.task, fields.k,
-                                              fields.strategy)
+                                              fields.strategy, dataset.fingerprint)
 
         dataset, recs = await run_in_threadpool(work)
     return sc.RecommendResponse(task=dataset.task, recommendations=_recs_out(recs),

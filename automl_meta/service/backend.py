@@ -61,7 +61,7 @@ class Service:
         return get_recommender(self.store, self.shipped, max_age=1.0)
 
     def recommend(self, metafeatures: Mapping[str, float | None], task: str, k: int,
-                  strategy: str) -> list[Any]:
+                  strategy: str, fingerprint: str | None = None) -> list[Any]:
         """What ``automl_meta.recommend(metafeatures=..., task=..., db=store)`` returns."""
         self.check_strategy(strategy)
         started = time.perf_counter()
@@ -72,12 +72,14 @@ class Service:
         try:
             recommender.knowledge.matrix(task)
         except MetaDBError as exc:
-            raise ServiceProblem(404, str(exc), "MetaDBError") from exc
+            if not recommender.knowledge.runs["fingerprint"].eq(fingerprint).any():
+                raise ServiceProblem(404, str(exc), "MetaDBError") from exc
         # fit each learner once, not once per concurrent request (the ranker takes seconds)
         for name in {chosen, "portfolio"} if strategy == "auto" else {chosen}:
             with self._learner_lock(name):
                 recommender.learner(name)
-        recs = recommender.recommend(values, task, k=k, strategy=strategy)
+        recs = recommender.recommend(values, task, k=k, strategy=strategy,
+                                     fingerprint=fingerprint)
         elapsed = time.perf_counter() - started
         for rec in recs:
             rec.details.setdefault("seconds", elapsed)

@@ -111,11 +111,14 @@ class Client:
 
     def recommend(self, metafeatures: Mapping[str, float] | None = None,
                   task: str | None = None, k: int = 10, strategy: str = "auto", *,
-                  data: Any = None, target: str | None = None) -> list[Any]:
+                  data: Any = None, target: str | None = None,
+                  fingerprint: str | None = None) -> list[Any]:
         """Recommendations from the server, as :func:`automl_meta.recommend` returns them.
 
         Pass ``metafeatures`` and ``task`` (the data never leaves this machine), or ``data``
-        (a file path or DataFrame, uploaded) with optional ``target`` and ``task``.
+        (a file path or DataFrame, uploaded) with optional ``target`` and ``task``. With
+        meta-features, the data's content ``fingerprint`` lets the server put runs it holds
+        on the very same data first.
         """
         if metafeatures is not None:
             if task is None:
@@ -123,7 +126,8 @@ class Client:
                                            "task='regression'.")
             body = self._request("POST", "/v1/recommend", json={
                 "metafeatures": _finite_values(metafeatures), "task": task, "k": k,
-                "strategy": strategy})
+                "strategy": strategy,
+                **({"fingerprint": fingerprint} if fingerprint is not None else {})})
         elif data is not None:
             body = self._request("POST", "/v1/recommend", files=_upload(data), data=_form(
                 target=target, task=task or _index_task(data), k=k, strategy=strategy))

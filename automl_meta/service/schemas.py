@@ -93,6 +93,9 @@ class RecommendRequest(_Strict):
     task: Task
     k: int = Field(10, ge=1, le=MAX_K, description="How many recommendations.")
     strategy: Strategy = "auto"
+    fingerprint: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,64}$")] | None = Field(
+        None, description="The data's content fingerprint (automl_meta.load_dataset, hex): "
+        "runs the store holds on the very same data come first.")
 
 
 class RecommendUploadFields(_Strict):
