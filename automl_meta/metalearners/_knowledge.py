@@ -215,6 +215,27 @@ class MetaKnowledge:
         return MetaKnowledge(kept, self.metafeatures.loc[kept.index], self.configs, matrices,
                              runs)
 
+    def origins(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per task and origin (``shipped``, ``user``): datasets with successful runs, those
+        runs, and how many of the datasets lend to others (in the matrices) rather than
+        only to their own data asked again.
+
+        Example:
+            >>> load_knowledge(user_db="my.sqlite").origins()  # doctest: +SKIP
+            {'classification': {'shipped': {'datasets': 145, 'evaluations': 21855,
+             'lending': 145}, 'user': {'datasets': 4, 'evaluations': 81, 'lending': 1}}, ...}
+        """
+        task_of = self.datasets["task"]
+        runs = self.runs.assign(task=self.runs["fingerprint"].map(task_of))
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for (task, origin), group in runs.groupby(["task", "origin"]):
+            lending = set(self.matrices[task].datasets) if task in self.matrices else set()
+            fingerprints = set(group["fingerprint"])
+            out.setdefault(str(task), {})[str(origin)] = {
+                "datasets": len(fingerprints), "evaluations": len(group),
+                "lending": len(fingerprints & lending)}
+        return out
+
     def config(self, key: str) -> dict[str, Any]:
         row = self.configs.loc[key]
         return {"algorithm": row["algorithm"], "params": dict(row["params"])}

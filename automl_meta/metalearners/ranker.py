@@ -22,6 +22,9 @@ from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
 from automl_meta.metalearners._knowledge import MetaKnowledge
 from automl_meta.space import algorithms, config_hash, sample_configs
 
+FULL_EVIDENCE = 0.5  # datasets that count at least this much train the ranker
+FEW_DATASETS = 10  # a configuration run on fewer past datasets is said to be shrunk
+
 EXTRA_CANDIDATES = 300
 _THREADPOOLS: list[Any] = []
 
@@ -59,7 +62,12 @@ class RankerLearner(MetaLearner):
 
         self.tasks, self.models, self._encoded_candidates = {}, {}, {}
         self.forget_scalers()
-        for task, matrix in knowledge.matrices.items():
+        for task, full_matrix in knowledge.matrices.items():
+            # trained on the datasets that ran (most of) the grid: a partial row would count
+            # for little, yet reshape the trees it takes part in
+            matrix = full_matrix.subset(full_matrix.evidence >= FULL_EVIDENCE)
+            if not matrix.datasets:
+                matrix = full_matrix
             frame = knowledge.metafeatures.loc[matrix.datasets]
             scaler = FeatureScaler().fit(frame)
             features = scaler.transform(frame)
@@ -86,6 +94,8 @@ class RankerLearner(MetaLearner):
                 "candidates": configs + extra,
                 "history": [float(x) if np.isfinite(x) else None for x in mean_scores]
                 + [None] * len(extra),
+                "tried": [int(n) for n in np.isfinite(matrix.normalised).sum(axis=0)]
+                + [0] * len(extra),
                 "n_datasets": len(matrix.datasets),
             }
         return self
@@ -123,13 +133,17 @@ class RankerLearner(MetaLearner):
         for rank, index in enumerate(np.argsort(-predicted, kind="stable")[:k], start=1):
             config = info["candidates"][index]
             history = info["history"][index]
-            past = (f"; it averaged {history:.3f} over {info['n_datasets']} past {task} datasets"
-                    if history is not None else "; a new configuration sampled from the space")
+            tried = info.get("tried", [info["n_datasets"]] * len(info["candidates"]))[index]
+            few = " (few: shrunk towards its algorithm's average)" if tried < FEW_DATASETS else ""
+            past = (f"; it scored {history:.3f} on average over the {tried} past {task} "
+                    f"datasets that ran it{few}" if history is not None and tried
+                    else "; a new configuration sampled from the space")
             out.append(Recommendation(
                 config["algorithm"], dict(config["params"]), float(predicted[index]),
                 self.name,
                 f"learned ranker predicts {predicted[index]:.3f} of the best known score for "
-                f"a dataset with these meta-features{past}", rank=rank))
+                f"a dataset with these meta-features{past}", rank=rank,
+                details={"evidence": {"datasets": int(tried)}}))
         return out
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
