@@ -24,6 +24,7 @@ from automl_meta.cli._common import (
 )
 from automl_meta.cli.db_learners import db_train, db_train_neural
 from automl_meta.config import shipped_meta_db_dir, user_db_url
+from automl_meta.errors import AutoMLMetaError
 
 
 def db_build(
@@ -86,8 +87,12 @@ def db_stats(
     shipped: bool = typer.Option(False, "--shipped", help="Report the shipped meta_db/ "
                                  "bundle instead of a store."),
 ) -> None:
-    """Coverage of a meta-database: datasets, configurations, evaluations, failures, size."""
-    stats = _bundle_stats() if shipped else open_db(db).stats()
+    """Coverage of a meta-database: datasets, configurations, evaluations, failures, size,
+    and how much of what advice learns from is your runs against the shipped grid."""
+    store = None if shipped else open_db(db)
+    stats = _bundle_stats() if store is None else store.stats()
+    if store is not None:
+        stats["knowledge"] = _knowledge_origins(store)
     if as_json:
         print(json.dumps(stats, indent=1))
         return
@@ -101,6 +106,33 @@ def db_stats(
     for algorithm, count in sorted(stats["configs_per_algorithm"].items()):
         table.add_row(f"configs: {algorithm}", f"{count:,}")
     console.print(table)
+    if stats.get("knowledge"):
+        console.print(_origins_table(stats["knowledge"]))
+
+
+def _knowledge_origins(store: Any) -> dict[str, Any]:
+    """Per task: the shipped meta-db's and the store's datasets and successful runs, and how
+    many of the store's datasets lend to other datasets' advice."""
+    from automl_meta.metalearners import load_knowledge  # numpy, pandas: not for `--help`
+
+    try:
+        return load_knowledge(user_db=store).origins()
+    except AutoMLMetaError:  # no shipped bundle and an empty store: nothing to tell
+        return {}
+
+
+def _origins_table(origins: dict[str, Any]) -> Table:
+    table = Table(title="what advice learns from (successful runs)")
+    for column in ("task", "from", "datasets", "evaluations", "lend to others"):
+        table.add_column(column, justify="left" if column in ("task", "from") else "right")
+    for task, by_origin in sorted(origins.items()):
+        for origin in ("shipped", "user"):
+            entry = by_origin.get(origin)
+            if entry is not None:
+                table.add_row(task, "your store" if origin == "user" else "shipped meta-db",
+                              f"{entry['datasets']:,}", f"{entry['evaluations']:,}",
+                              f"{entry['lending']:,}")
+    return table
 
 
 def _bundle_stats() -> dict[str, Any]:

@@ -26,7 +26,10 @@ FLOOR_PERCENTILE = 10
 # configurations it ran, and needs MIN_ANCHORS of them to be used at all
 ANCHOR_SHARE = 0.25
 MIN_ANCHORS = 5
-FULL_GRID_SHARE = 0.9  # a dataset that ran less of the grid is calibrated onto its scale
+# a dataset that ran at least this share of the grid is a broad sample of it: normalised on
+# its own grid configurations and counted fully; one that ran less (a search's trials) is
+# calibrated onto the others' scale and counts by the square of its share
+FULL_GRID_SHARE = 0.5
 MIN_CALIBRATION_R2 = 0.3
 FULL_EVIDENCE = 0.5  # a dataset that counts this much is a "whole" row (see whole_rows)
 PRIOR_STRENGTH = 3.0  # datasets' worth of weight of an algorithm's mean in a config's prior
@@ -178,7 +181,8 @@ class MetaKnowledge:
             wide = pd.DataFrame(index=pd.Index([], name="fingerprint"))
         wide = wide.reindex(dataset_frame.index).astype(float)
         evaluation = (pd.concat(evaluations) if evaluations else
-                      pd.DataFrame(columns=["fingerprint", "config", "status", "score"]))
+                      pd.DataFrame(columns=["fingerprint", "config", "status", "score",
+                                            "origin"]))
         evaluation = evaluation.drop_duplicates(["fingerprint", "config"], keep="last")
         # a dataset recorded without meta-features (all NaN, or none at all) would sit at
         # the centre of the meta-feature space, the scalers imputing it there, and be
@@ -292,18 +296,19 @@ def _task_matrices(datasets: pd.DataFrame, configs: pd.DataFrame,
         grid_size = max(int(anchors.sum()), 1)
         normalised = normalise(values, done, anchors)
         partial = ran < FULL_GRID_SHARE * grid_size
+        evidence = np.where(partial, (ran / grid_size) ** 2, 1.0)
         if partial.any() and (~partial).any():
             normalised[partial] = calibrate_partial_rows(values[partial], done[partial],
                                                          normalised[~partial], anchors)
         # a dataset that ran too few grid configurations, or whose scores the grid cannot
         # place, lends nothing to other datasets; its runs stay in ``MetaKnowledge.runs``,
-        # so the same data asked again finds them. The others count by the share of the
-        # grid they ran: a search's trials chosen around its best place the rest of the
-        # grid less surely than the whole grid does.
+        # so the same data asked again finds them. A partial one counts by the square of
+        # the share of the grid it ran: a search's trials chosen around its best place the
+        # rest of the grid less surely than the grid itself does.
         keep = (ran >= max(min(MIN_ANCHORS, grid_size), 1)) & np.isfinite(normalised).any(axis=1)
         matrices[task] = TaskMatrix(
             task, list(table.index[keep]), list(table.columns), values[keep],
-            normalised[keep], ((ran[keep] / grid_size) ** 2).astype(float), anchors)
+            normalised[keep], evidence[keep], anchors)
     return matrices
 
 
@@ -359,18 +364,19 @@ def normalise(raw: np.ndarray, evaluated: np.ndarray,
               anchors: np.ndarray | None = None) -> np.ndarray:
     """Per row: (score - floor) / (best - floor) clipped to [0, 1], on the grid's scale.
 
-    ``best`` and ``floor`` come from the row's ``anchors`` (the grid configurations; all
-    configurations when not given): a search that tried only configurations near its own
-    best would otherwise map that best to 1.0 and its neighbours close to it, whatever
-    they scored. The floor is the 10th percentile rather than the minimum, so one
-    disastrous configuration (an R² of -1e6) does not squash every other score towards 1.
-    A failed evaluation counts as 0; a never evaluated cell stays NaN.
+    ``floor`` comes from the row's ``anchors`` (the grid configurations; all configurations
+    when not given): a search that tried only configurations near its own best would
+    otherwise put its floor among good scores and spread them over [0, 1], whatever they
+    scored. ``best`` is the row's best of all, so a configuration that beats the whole grid
+    there is 1.0 and the grid's best below it. The floor is the 10th percentile rather than
+    the minimum, so one disastrous configuration (an R² of -1e6) does not squash every
+    other score towards 1. A failed evaluation counts as 0; a never evaluated cell stays
+    NaN.
     """
     reference = raw if anchors is None else np.where(anchors[None, :], raw, np.nan)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        best = np.nanmax(np.where(np.isnan(reference), -np.inf, reference), axis=1,
-                         keepdims=True)
+        best = np.nanmax(np.where(np.isnan(raw), -np.inf, raw), axis=1, keepdims=True)
         worst = np.nanpercentile(reference, FLOOR_PERCENTILE, axis=1, keepdims=True)
         worst = np.where(np.isnan(worst), best, worst)
         spread = best - worst

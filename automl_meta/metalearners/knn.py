@@ -17,7 +17,7 @@ import pandas as pd
 
 from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler
-from automl_meta.metalearners._knowledge import MetaKnowledge
+from automl_meta.metalearners._knowledge import FULL_EVIDENCE, MetaKnowledge
 from automl_meta.space import config_hash
 
 
@@ -116,7 +116,10 @@ class KNNLearner(MetaLearner):
             self.arrays[f"{task}.normalised"] = matrix.normalised.astype(np.float32)
             self.arrays[f"{task}.raw"] = matrix.raw.astype(np.float32)
             algorithms = [c["algorithm"] for c in self.tasks[task]["configs"]]
-            self.arrays[f"{task}.prior"] = matrix.config_prior(algorithms).astype(np.float32)
+            # what a configuration does where it was not run: learned from the whole rows, so
+            # partial ones (a user's search) change nothing for datasets they are not near
+            prior = matrix.subset(whole).config_prior(algorithms)
+            self.arrays[f"{task}.prior"] = prior.astype(np.float32)
             self.arrays[f"{task}.evidence"] = matrix.evidence.astype(np.float32)
         return self
 
@@ -151,7 +154,10 @@ class KNNLearner(MetaLearner):
         order, distances = self.nearest_datasets(metafeatures, task)
         evidence = self.evidence(task)[order]
         near = distances[: self.neighbour_count(evidence)]
-        scale = max(float(np.median(distances)) * self.bandwidth, 1e-6)
+        whole = (evidence >= FULL_EVIDENCE).astype(float)
+        if not whole.any():
+            whole = np.ones(len(order))
+        scale = max(float(np.median(distances[whole > 0])) * self.bandwidth, 1e-6)
         # inverse-distance weights on the neighbours, shrunk towards every past dataset
         # alike: the first picks follow the neighbours, the later ones also hedge like a
         # global portfolio when the neighbours are not a sure guide; a dataset that ran only
@@ -159,7 +165,7 @@ class KNNLearner(MetaLearner):
         weights = np.zeros(len(order))
         weights[: len(near)] = evidence[: len(near)] / (near + scale)
         weights = (1.0 - self.shrinkage) * weights / weights.sum() \
-            + self.shrinkage * evidence / evidence.sum()
+            + self.shrinkage * whole / whole.sum()
         normalised = self.arrays[f"{task}.normalised"][order]
         present = np.isfinite(normalised)
         # a configuration a neighbour never tried is assumed to do there as it does on
@@ -194,8 +200,12 @@ class KNNLearner(MetaLearner):
         neighbours, near = order[:count], distances[:count]
         normalised = self.arrays[f"{task}.normalised"][order]
         raw = self.arrays[f"{task}.raw"][order]
-        ranking = (complementary_ranking(filled, weights, predicted, k) if self.diversify
-                   else np.argsort(-predicted, kind="stable")[:k])
+        # the picks after the first hedge across the datasets that ran the grid: a partial
+        # row (a user's search) weighs too little to be hedged for, yet would tip near-ties
+        whole = self.evidence(task)[order] >= FULL_EVIDENCE
+        whole = whole if whole.any() else np.ones(len(order), dtype=bool)
+        ranking = (complementary_ranking(filled[whole], weights[whole], predicted, k)
+                   if self.diversify else np.argsort(-predicted, kind="stable")[:k])
         out = []
         tried_on = np.isfinite(normalised).sum(axis=0)
         for rank, column in enumerate(ranking, start=1):

@@ -22,7 +22,6 @@ from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
 from automl_meta.metalearners._knowledge import MetaKnowledge
 from automl_meta.space import algorithms, config_hash, sample_configs
 
-FULL_EVIDENCE = 0.5  # datasets that count at least this much train the ranker
 FEW_DATASETS = 10  # a configuration run on fewer past datasets is said to be shrunk
 
 EXTRA_CANDIDATES = 300
@@ -65,9 +64,7 @@ class RankerLearner(MetaLearner):
         for task, full_matrix in knowledge.matrices.items():
             # trained on the datasets that ran (most of) the grid: a partial row would count
             # for little, yet reshape the trees it takes part in
-            matrix = full_matrix.subset(full_matrix.evidence >= FULL_EVIDENCE)
-            if not matrix.datasets:
-                matrix = full_matrix
+            matrix = full_matrix.subset(full_matrix.whole_rows())
             frame = knowledge.metafeatures.loc[matrix.datasets]
             scaler = FeatureScaler().fit(frame)
             features = scaler.transform(frame)

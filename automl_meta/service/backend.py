@@ -69,17 +69,17 @@ class Service:
                   for name, value in metafeatures.items()}
         recommender = self.recommender()
         chosen = recommender.resolve_strategy(strategy, task)
-        try:
-            recommender.knowledge.matrix(task)
+        if task in recommender.knowledge.matrices:
+            # fit each learner once, not once per concurrent request (the ranker takes
+            # seconds)
+            for name in {chosen, "portfolio"} if strategy == "auto" else {chosen}:
+                with self._learner_lock(name):
+                    recommender.learner(name)
+        try:  # with no matrix of the task, earlier runs on the same data may still answer
+            recs = recommender.recommend(values, task, k=k, strategy=strategy,
+                                         fingerprint=fingerprint)
         except MetaDBError as exc:
-            if not recommender.knowledge.runs["fingerprint"].eq(fingerprint).any():
-                raise ServiceProblem(404, str(exc), "MetaDBError") from exc
-        # fit each learner once, not once per concurrent request (the ranker takes seconds)
-        for name in {chosen, "portfolio"} if strategy == "auto" else {chosen}:
-            with self._learner_lock(name):
-                recommender.learner(name)
-        recs = recommender.recommend(values, task, k=k, strategy=strategy,
-                                     fingerprint=fingerprint)
+            raise ServiceProblem(404, str(exc), "MetaDBError") from exc
         elapsed = time.perf_counter() - started
         for rec in recs:
             rec.details.setdefault("seconds", elapsed)

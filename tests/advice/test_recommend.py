@@ -42,9 +42,13 @@ def no_shipped_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_recommend_returns_ranked_explained_configurations(store: MetaDB) -> None:
-    recs = recommend(PMLB / "analcatdata_aids.tsv.gz", k=3, db=store, strategy="knn")
-    assert [r.rank for r in recs] == [1, 2, 3]
-    assert all(r.strategy == "knn" and "nearest past datasets" in r.why for r in recs)
+    recs = recommend(PMLB / "analcatdata_aids.tsv.gz", k=6, db=store, strategy="knn")
+    assert [r.rank for r in recs] == [1, 2, 3, 4, 5, 6]
+    assert all(r.strategy == "knn" for r in recs)
+    # the store ran the grid on this very data: its best three runs first, then knn's picks
+    assert all("your earlier runs on this data" in r.why for r in recs[:3])
+    assert all("nearest past datasets" in r.why for r in recs[3:])
+    assert len({str(r.config) for r in recs}) == 6
     assert recs[0].predicted_score >= recs[-1].predicted_score
     assert {r.algorithm for r in recs} <= {"linear", "knn", "hist_gb"}
     portfolio = recommend(PMLB / "1027_ESL.tsv.gz", k=2, db=store, strategy="portfolio")

@@ -157,7 +157,7 @@ def test_a_knowledge_source_needs_its_abstract_methods() -> None:
         label = "fixed"
 
         def recommend(self, metafeatures: Any, task: str, k: int = 10,
-                      strategy: str = "auto") -> list[Any]:
+                      strategy: str = "auto", fingerprint: str | None = None) -> list[Any]:
             return []
 
         def record(self, dataset: Any, evaluations: Any, metafeatures: Any = None,

@@ -6,7 +6,6 @@ Torch is imported when a learner is fitted, not when this module is.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +46,8 @@ def fit_tasks(learner: NeuralLearner, knowledge: MetaKnowledge) -> None:
     learner._memory = KNNLearner().fit(knowledge) if learner.memory_weight > 0 else None
     for offset, task in enumerate(tasks):
         seed = learner.random_state + offset
-        matrix = knowledge.matrices[task]
+        # meta-trained on the datasets that ran (most of) the grid (see whole_rows)
+        matrix = knowledge.matrices[task].subset(knowledge.matrices[task].whole_rows())
         frame = knowledge.metafeatures.loc[matrix.datasets]
         scaler = FeatureScaler().fit(frame)
         configs = [knowledge.config(c) for c in matrix.configs]
@@ -68,9 +68,7 @@ def fit_tasks(learner: NeuralLearner, knowledge: MetaKnowledge) -> None:
             report = meta_train(net, data, settings, seed=seed, progress=learner.progress,
                                 description=f"neural ({task})")
         extra = extra_candidates(learner, task, configs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # never-evaluated columns
-            history = np.nanmean(matrix.normalised, axis=0)
+        history = matrix.config_prior([c["algorithm"] for c in configs])
         learner.tasks[task] = {
             "scaler": scaler.to_json(),
             **sizes,
