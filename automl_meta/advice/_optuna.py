@@ -2,7 +2,9 @@
 
 Parameter names are those of :func:`automl_meta.space.suggest`: a categorical
 ``algorithm`` and ``<algorithm>__<param>`` for the chosen algorithm's parameters. A study
-whose objective names its parameters differently can pass ``param_map``.
+whose objective names its parameters differently can pass ``param_map``. With
+``algorithm="lightgbm"`` (or any algorithm of the space) they are that algorithm's own, as
+its library's estimator takes them (see :mod:`automl_meta.advice._native`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
 from automl_meta.advice._guide import ProposalGuide, sequential_learner_class
+from automl_meta.advice._native import NATIVE_ATTR, native_recommendations
 from automl_meta.advice._sources import db_or_server, local_recommender, recommend
 from automl_meta.errors import ConfigurationError
 from automl_meta.metalearners import Recommendation, SequentialLearner
@@ -35,8 +38,27 @@ def _trial_params(config: dict[str, Any], param_map: ParamMap | None) -> dict[st
     return {param_map.get(name, name): value for name, value in params.items()}
 
 
+def _native_trial_params(rec: Recommendation, param_map: ParamMap | None) -> dict[str, Any]:
+    params = dict(rec.details["native_params"])
+    if param_map is None:
+        return params
+    if callable(param_map):
+        return dict(param_map(params))
+    return {param_map.get(name, name): value for name, value in params.items()}
+
+
+def _proposals(recs: list[Recommendation], param_map: ParamMap | None,
+               native: bool) -> list[dict[str, Any]]:
+    if native:
+        return [_native_trial_params(r, param_map) for r in recs]
+    return [_trial_params(r.config, param_map) for r in recs]
+
+
 def _recommendations(dataset: Any, n: int, strategy: str, db: Any, task: str | None,
-                     metafeatures: Any) -> list[Recommendation]:
+                     metafeatures: Any, algorithm: str | None = None) -> list[Recommendation]:
+    if algorithm is not None:
+        return native_recommendations(dataset, algorithm, n, strategy, db, task,
+                                      metafeatures)[0]
     return recommend(dataset, k=n, strategy=strategy, db=db, task=task,
                      metafeatures=metafeatures)
 
@@ -44,8 +66,19 @@ def _recommendations(dataset: Any, n: int, strategy: str, db: Any, task: str | N
 def warm_start(study: optuna.Study, dataset: Any = None, n: int = 10, strategy: str = "auto",
                db: Any = None, param_map: ParamMap | None = None, task: str | None = None,
                metafeatures: Mapping[str, float] | None = None,
-               server: Any = None) -> list[Recommendation]:
+               server: Any = None, algorithm: str | None = None) -> list[Recommendation]:
     """Enqueue the ``n`` recommended configurations into ``study``.
+
+    With ``algorithm="lightgbm"`` (``"xgboost"``, ``"catboost"``, or any algorithm of the
+    space: ``"random_forest"``, ``"svm"``, ...) only that algorithm's recommendations are
+    enqueued, under its library's own parameter names and types (``num_leaves``,
+    ``learning_rate``, ``min_child_samples``, ... as ``lightgbm.LGBMClassifier`` takes
+    them) and without an ``algorithm`` parameter, for an objective written against the
+    library itself; each one's keywords are also in ``rec.details["native_params"]``. When
+    the knowledge holds no evaluated configuration of it, the algorithm's default is
+    enqueued with an :class:`~automl_meta.errors.AutoMLMetaWarning`. The boosting
+    algorithms are registered on demand. ``param_map`` then renames the native names (or,
+    a function, maps the native keywords).
 
     ``db`` is where the advice comes from, as for :func:`~automl_meta.recommend`: the
     user store by default, a store's URL or path, or a team's ``automl-meta serve`` URL
@@ -60,21 +93,31 @@ def warm_start(study: optuna.Study, dataset: Any = None, n: int = 10, strategy: 
         >>> study = optuna.create_study(direction="maximize")
         >>> warm_start(study, "sklearn:iris", n=5)  # doctest: +SKIP
         >>> study.optimize(objective, n_trials=30)  # doctest: +SKIP
+        >>> warm_start(study, "data.csv", algorithm="lightgbm")  # doctest: +SKIP
     """
     if n < 1:
         raise ConfigurationError(f"n={n!r} must be a positive number of configurations.")
     db = db_or_server(db, server, "warm_start")
-    recs = _recommendations(dataset, n, strategy, db, task, metafeatures)
-    _check_names_against_history(study, [_trial_params(r.config, param_map) for r in recs])
-    for rec in recs:
-        study.enqueue_trial(_trial_params(rec.config, param_map),
-                            user_attrs={WARM_START_ATTR: rec.rank}, skip_if_exists=True)
+    recs = _recommendations(dataset, n, strategy, db, task, metafeatures, algorithm)
+    proposals = _proposals(recs, param_map, algorithm is not None)
+    _check_names_against_history(study, proposals, algorithm)
+    attrs = {} if algorithm is None else {NATIVE_ATTR: algorithm}
+    for rec, params in zip(recs, proposals, strict=True):
+        study.enqueue_trial(params, user_attrs={WARM_START_ATTR: rec.rank, **attrs},
+                            skip_if_exists=True)
     if not isinstance(study.sampler, _WarmStartGuard):
         study.sampler = _WarmStartGuard(study.sampler)
     return recs
 
 
-def _check_names_against_history(study: optuna.Study, proposals: list[dict[str, Any]]) -> None:
+def _how_to_sample(algorithm: str | None) -> str:
+    if algorithm is None:
+        return "automl_meta.space.suggest(trial, task)"
+    return f"{algorithm}'s own parameter names (as its estimator takes them)"
+
+
+def _check_names_against_history(study: optuna.Study, proposals: list[dict[str, Any]],
+                                 algorithm: str | None = None) -> None:
     finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     used = {name for trial in finished for name in trial.params}
     ours = {name for params in proposals for name in params}
@@ -83,7 +126,7 @@ def _check_names_against_history(study: optuna.Study, proposals: list[dict[str, 
             "This study's objective uses parameter names "
             f"({', '.join(sorted(used)[:6])}) that differ from automl-meta's "
             f"({', '.join(sorted(ours)[:6])}). Expected an objective that samples with "
-            "automl_meta.space.suggest(trial, task); otherwise pass param_map={ours: yours} "
+            f"{_how_to_sample(algorithm)}; otherwise pass param_map={{ours: yours}} "
             "(or a function of the configuration) to warm_start."
         )
 
@@ -111,7 +154,8 @@ class _WarmStartGuard(BaseSampler):
             raise ConfigurationError(
                 f"The objective asked for {param_name!r}, but this warm-start trial enqueued "
                 f"{', '.join(sorted(fixed)[:6])}: the warm start would be ignored. Sample with "
-                "automl_meta.space.suggest(trial, task), or pass param_map to warm_start."
+                f"{_how_to_sample(trial.user_attrs.get(NATIVE_ATTR))}, or pass param_map to "
+                "warm_start."
             )
         return self.inner.sample_independent(study, trial, param_name, param_distribution)
 
@@ -175,6 +219,10 @@ class MetaSampler(BaseSampler):
             one saved as ``<strategy>.json`` with the meta-db's learners).
         candidates: the configurations ``strategy="neural"`` chooses among (default: the
             learner's pool, the meta-db's configurations plus samples from the space).
+        algorithm: propose only this algorithm's recommendations, under its library's own
+            parameter names (as for :func:`warm_start`); the objective's distributions are
+            then the library's own, and the fallback samples them. Not with a sequential
+            ``strategy`` (it proposes across algorithms under automl-meta's names).
 
     Example:
         >>> sampler = MetaSampler("sklearn:iris", n_startup=5, seed=0)  # doctest: +SKIP
@@ -189,10 +237,19 @@ class MetaSampler(BaseSampler):
                  recommendations: list[Recommendation] | None = None,
                  learner: SequentialLearner | None = None,
                  candidates: Sequence[dict[str, Any]] | None = None,
-                 server: Any = None) -> None:
+                 server: Any = None, algorithm: str | None = None) -> None:
         if n_startup < 0:
             raise ConfigurationError(f"n_startup={n_startup!r} must be >= 0.")
+        if algorithm is not None and sequential_learner_class(strategy) is not None:
+            raise ConfigurationError(
+                f"strategy={strategy!r} proposes across algorithms under automl-meta's names, "
+                f"so it cannot serve algorithm={algorithm!r}; expected a fixed strategy "
+                "('auto', 'knn', 'portfolio', 'ranker') with algorithm=.")
+        if algorithm is not None and recommendations is not None:
+            raise ConfigurationError("Pass recommendations= or algorithm=, not both "
+                                     "(algorithm= chooses the recommendations itself).")
         db = db_or_server(db, server, "MetaSampler")
+        self.algorithm = algorithm
         self.n_startup = n_startup
         self.fallback = fallback or TPESampler(seed=seed, n_startup_trials=5)
         self.param_map = param_map
@@ -208,9 +265,9 @@ class MetaSampler(BaseSampler):
             is_mapping = isinstance(dataset_or_metafeatures, Mapping)
             recommendations = _recommendations(
                 None if is_mapping else dataset_or_metafeatures, n_startup, strategy, db,
-                task, dataset_or_metafeatures if is_mapping else None)
+                task, dataset_or_metafeatures if is_mapping else None, algorithm)
         self.recommendations = list(recommendations or [])[:n_startup]
-        self._proposals = [_trial_params(r.config, param_map) for r in self.recommendations]
+        self._proposals = _proposals(self.recommendations, param_map, algorithm is not None)
         self._assigned: dict[int, dict[str, Any] | None] = {}
         self._proposed: list[dict[str, Any]] = []  # configurations handed out, in order
         self._next = 0

@@ -26,10 +26,11 @@ FLOOR_PERCENTILE = 10
 # configurations it ran, and needs MIN_ANCHORS of them to be used at all
 ANCHOR_SHARE = 0.25
 MIN_ANCHORS = 5
-# a dataset that ran at least this share of the grid is a broad sample of it: normalised on
-# its own grid configurations and counted fully; one that ran less (a search's trials) is
-# calibrated onto the others' scale and counts by the square of its share
-FULL_GRID_SHARE = 0.5
+# a dataset that ran at least this share of the grid is a broad sample of it (a grid row
+# with cells missing, as 505_tecator's 70 of 155): normalised on its own grid
+# configurations and counted fully; one that ran less (a search's trials, typically a tenth
+# of the grid) is calibrated onto the others' scale and counts by the square of its share
+FULL_GRID_SHARE = 0.4
 MIN_CALIBRATION_R2 = 0.3
 FULL_EVIDENCE = 0.5  # a dataset that counts this much is a "whole" row (see whole_rows)
 PRIOR_STRENGTH = 3.0  # datasets' worth of weight of an algorithm's mean in a config's prior

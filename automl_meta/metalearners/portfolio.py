@@ -31,18 +31,22 @@ def greedy_portfolio(normalised: np.ndarray, size: int,
         ([2, 0], [0.9, 0.95])
     """
     filled = np.nan_to_num(normalised, nan=0.0)
-    share = np.full(filled.shape[0], 1.0) if weights is None else np.asarray(weights, float)
-    share = share / max(share.sum(), 1e-12)
+    share = None if weights is None else np.asarray(weights, float)
+    if share is not None and np.ptp(share) <= 0:
+        share = None  # equal weights: the plain mean, whose ties break as they always did
+    if share is not None:
+        share = share / max(share.sum(), 1e-12)
     best_so_far = np.zeros(filled.shape[0])
     chosen: list[int] = []
     gains: list[float] = []
     for _ in range(min(size, filled.shape[1])):
-        candidate = share @ np.maximum(filled, best_so_far[:, None])
+        reached = np.maximum(filled, best_so_far[:, None])
+        candidate = reached.mean(axis=0) if share is None else share @ reached
         candidate[chosen] = -np.inf
         pick = int(np.argmax(candidate))
         chosen.append(pick)
         best_so_far = np.maximum(best_so_far, filled[:, pick])
-        gains.append(float(share @ best_so_far))
+        gains.append(float(best_so_far.mean() if share is None else share @ best_so_far))
     return chosen, gains
 
 
