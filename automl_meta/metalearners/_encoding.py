@@ -10,32 +10,54 @@ import numpy as np
 import pandas as pd
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from automl_meta.space import algorithms, get_algorithm
+from automl_meta.space import BOOSTING, algorithms, get_algorithm
+
+# algorithms registered after the shipped learners were trained: a learner saved without
+# its list of algorithms was fitted on the others
+_ADDED_LATER = frozenset(a.name for a in BOOSTING)
 
 
-def config_feature_names(task: str) -> list[str]:
-    """Names of the columns :func:`encode_configs` produces for ``task``."""
-    names = [f"algo={a}" for a in algorithms(task)]
-    for name in algorithms(task):
+def fitted_algorithms(info: dict[str, Any], task: str) -> list[str]:
+    """The algorithms a learner's ``task`` was fitted on (its encoding's width), from its
+    saved ``info`` (``"algorithms"``), or those of the space it was trained in."""
+    names = info.get("algorithms")
+    if names is None:
+        names = [a for a in algorithms(task) if a not in _ADDED_LATER]
+    return list(names)
+
+
+def config_feature_names(task: str, names: list[str] | None = None) -> list[str]:
+    """Names of the columns :func:`encode_configs` produces for ``task`` (over the
+    algorithms ``names``, default every registered one)."""
+    names = algorithms(task) if names is None else list(names)
+    columns = [f"algo={a}" for a in names]
+    for name in names:
         for param in get_algorithm(name, task).params:
             dist = param.distribution
             if isinstance(dist, CategoricalDistribution):
-                names += [f"{name}.{param.name}={choice}" for choice in dist.choices]
+                columns += [f"{name}.{param.name}={choice}" for choice in dist.choices]
             else:
-                names.append(f"{name}.{param.name}")
-    return names
+                columns.append(f"{name}.{param.name}")
+    return columns
 
 
-def encode_configs(configs: list[dict[str, Any]], task: str) -> np.ndarray:
+def encode_configs(configs: list[dict[str, Any]], task: str,
+                   names: list[str] | None = None) -> np.ndarray:
     """One row per configuration: algorithm one-hot, numeric params scaled to [0, 1]
-    (log scale where the space is logarithmic), categoricals one-hot; inactive -> -1."""
-    names = config_feature_names(task)
-    position = {n: i for i, n in enumerate(names)}
-    out = np.full((len(configs), len(names)), -1.0, dtype=np.float32)
-    algo_columns = [position[f"algo={a}"] for a in algorithms(task)]
-    out[:, algo_columns] = 0.0
+    (log scale where the space is logarithmic), categoricals one-hot; inactive -> -1.
+
+    ``names`` are the algorithms encoded (default every registered one): a learner passes
+    those it was fitted on, so registering another algorithm later does not change its
+    input width. A configuration of an algorithm outside them is all inactive."""
+    names = algorithms(task) if names is None else list(names)
+    columns = config_feature_names(task, names)
+    position = {n: i for i, n in enumerate(columns)}
+    out = np.full((len(configs), len(columns)), -1.0, dtype=np.float32)
+    out[:, [position[f"algo={a}"] for a in names]] = 0.0
     for row, config in enumerate(configs):
         name = config["algorithm"]
+        if name not in names:
+            continue
         out[row, position[f"algo={name}"]] = 1.0
         params = config.get("params", {})
         for param in get_algorithm(name, task).params:

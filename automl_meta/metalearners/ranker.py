@@ -18,7 +18,7 @@ import pandas as pd
 from automl_meta._support.safe_skops import RANKER, load_skops
 from automl_meta.errors import ArtifactError
 from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
-from automl_meta.metalearners._encoding import FeatureScaler, encode_configs
+from automl_meta.metalearners._encoding import FeatureScaler, encode_configs, fitted_algorithms
 from automl_meta.metalearners._knowledge import MetaKnowledge
 from automl_meta.space import algorithms, config_hash, sample_configs
 
@@ -69,7 +69,8 @@ class RankerLearner(MetaLearner):
             scaler = FeatureScaler().fit(frame)
             features = scaler.transform(frame)
             configs = [knowledge.config(c) for c in matrix.configs]
-            encoded = encode_configs(configs, task)
+            names = algorithms(task)
+            encoded = encode_configs(configs, task, names)
             rows, cols = np.nonzero(np.isfinite(matrix.normalised))
             X = np.hstack([features[rows], encoded[cols]])
             y = matrix.normalised[rows, cols]
@@ -94,6 +95,7 @@ class RankerLearner(MetaLearner):
                 "tried": [int(n) for n in np.isfinite(matrix.normalised).sum(axis=0)]
                 + [0] * len(extra),
                 "n_datasets": len(matrix.datasets),
+                "algorithms": names,
             }
         return self
 
@@ -106,7 +108,7 @@ class RankerLearner(MetaLearner):
                 configs: list[dict[str, Any]]) -> np.ndarray:
         """Predicted normalised score of each configuration on this dataset."""
         query = self.task_scaler(task).transform_mapping(metafeatures)
-        encoded = encode_configs(configs, task)
+        encoded = encode_configs(configs, task, fitted_algorithms(self.tasks[task], task))
         return self._predict(query, encoded, task)
 
     def _predict(self, query: np.ndarray, encoded: np.ndarray, task: str) -> np.ndarray:
@@ -123,7 +125,8 @@ class RankerLearner(MetaLearner):
             return []
         info = self.tasks[task]
         if task not in self._encoded_candidates:  # the pool is fixed: encode it once
-            self._encoded_candidates[task] = encode_configs(info["candidates"], task)
+            self._encoded_candidates[task] = encode_configs(
+                info["candidates"], task, fitted_algorithms(info, task))
         query = self.task_scaler(task).transform_mapping(metafeatures)
         predicted = self._predict(query, self._encoded_candidates[task], task)
         out = []

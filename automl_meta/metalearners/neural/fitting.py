@@ -53,7 +53,8 @@ def fit_tasks(learner: NeuralLearner, knowledge: MetaKnowledge) -> None:
         configs = [knowledge.config(c) for c in matrix.configs]
         holdout = holdout_families(knowledge.datasets.loc[matrix.datasets, "family"],
                                    learner.calibration, seed)
-        data = TaskTensors.build(scaler.transform(frame), encode_configs(configs, task),
+        names = algorithms(task)
+        data = TaskTensors.build(scaler.transform(frame), encode_configs(configs, task, names),
                                  matrix.normalised, device, learner.members, seed, holdout)
         if data.n_datasets == 0:
             continue
@@ -73,6 +74,7 @@ def fit_tasks(learner: NeuralLearner, knowledge: MetaKnowledge) -> None:
             "scaler": scaler.to_json(),
             **sizes,
             "n_datasets": data.n_datasets,
+            "algorithms": names,
             "candidates": configs + extra,
             "history": [float(x) if np.isfinite(x) else None for x in history]
             + [None] * len(extra),

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from automl_meta.errors import ArtifactError, ConfigurationError
-from automl_meta.metalearners._encoding import encode_configs
+from automl_meta.metalearners._encoding import encode_configs, fitted_algorithms
 from automl_meta.space import config_hash
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def task_runtime(learner: NeuralLearner, task: str) -> dict[str, Any]:
         runtime.update(net=net.to(device).eval(), device=device)
     if "pool" not in runtime:
         info = learner.tasks[task]
-        encoded = encode_configs(info["candidates"], task)
+        encoded = encode_configs(info["candidates"], task, fitted_algorithms(info, task))
         runtime["pool"] = torch.as_tensor(encoded, device=runtime["device"])
         runtime["pool_hashes"] = [config_hash(c) for c in info["candidates"]]
     return runtime
@@ -72,4 +72,5 @@ def encode(learner: NeuralLearner, task: str, configs: Sequence[dict[str, Any]]
     import torch
 
     device = task_runtime(learner, task)["device"]
-    return torch.as_tensor(encode_configs(list(configs), task), device=device)
+    names = fitted_algorithms(learner.tasks[task], task)
+    return torch.as_tensor(encode_configs(list(configs), task, names), device=device)
