@@ -307,6 +307,8 @@ def _task_matrices(datasets: pd.DataFrame, configs: pd.DataFrame,
         # the share of the grid it ran: a search's trials chosen around its best place the
         # rest of the grid less surely than the grid itself does.
         keep = (ran >= max(min(MIN_ANCHORS, grid_size), 1)) & np.isfinite(normalised).any(axis=1)
+        if not keep.any():
+            continue  # nothing of this task lends to others yet
         matrices[task] = TaskMatrix(
             task, list(table.index[keep]), list(table.columns), values[keep],
             normalised[keep], evidence[keep], anchors)

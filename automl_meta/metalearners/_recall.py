@@ -14,6 +14,7 @@ datasets that share features but not the target (``allhyper`` / ``allrep``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,7 +28,6 @@ MEDIAN_TOLERANCE = 0.01
 QUARTILE_TOLERANCE = 0.05
 MIN_ROW_RATIO = 0.8  # a new version may have a few more (or fewer) rows
 MIN_COMMON_FEATURES = 10
-SHAPE_FEATURES = {"nr_attr": "n_features", "nr_class": "n_classes"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,61 @@ class SameData:
     fingerprint: str
     name: str
     exact: bool  # the same content fingerprint, not only the same meta-features
+
+
+@dataclass
+class _TaskIndex:
+    """What the recall compares a query with, per task, computed once per knowledge."""
+
+    fingerprints: list[str]
+    names: list[str]
+    features: np.ndarray  # (datasets, meta-features), NaN where unknown
+    n_features: np.ndarray  # stored shape columns, NaN where unknown
+    n_classes: np.ndarray
+    n_rows: np.ndarray
+
+
+def _index(knowledge: MetaKnowledge, task: str) -> _TaskIndex:
+    cache = knowledge.__dict__.setdefault("_recall_index", {})
+    if task not in cache:
+        datasets = knowledge.datasets[knowledge.datasets["task"] == task]
+
+        def column(name: str) -> np.ndarray:
+            return pd.to_numeric(datasets[name], errors="coerce").to_numpy(dtype=float) \
+                if name in datasets else np.full(len(datasets), np.nan)
+
+        cache[task] = _TaskIndex(
+            list(datasets.index), [str(n) for n in datasets["name"]],
+            knowledge.metafeatures.loc[datasets.index].to_numpy(dtype=float),
+            column("n_features"), column("n_classes"), column("n_rows"))
+    return cache[task]
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """One stored dataset's successful runs, best first."""
+
+    configs: list[str]
+    scores: np.ndarray
+    origins: list[str]
+
+    @property
+    def floor(self) -> float:
+        return float(np.quantile(self.scores, 0.1))
+
+
+def _runs_by_dataset(knowledge: MetaKnowledge) -> dict[str, _Runs]:
+    cache = knowledge.__dict__.get("_recall_runs")
+    if cache is None:
+        runs = knowledge.runs[knowledge.runs["config"].isin(knowledge.configs.index)]
+        cache = {}
+        for fingerprint, group in runs.groupby("fingerprint"):
+            group = group.sort_values("score", ascending=False, kind="stable")
+            cache[str(fingerprint)] = _Runs(list(group["config"]),
+                                            group["score"].to_numpy(dtype=float),
+                                            [str(o) for o in group["origin"]])
+        knowledge.__dict__["_recall_runs"] = cache
+    return cache
 
 
 def same_data(knowledge: MetaKnowledge, metafeatures: Mapping[str, float] | pd.Series,
@@ -49,44 +104,46 @@ def same_data(knowledge: MetaKnowledge, metafeatures: Mapping[str, float] | pd.S
         >>> [(s.name, s.exact) for s in found]  # doctest: +SKIP
         [('breast_cancer', True), ('wdbc', False)]
     """
-    datasets = knowledge.datasets
-    of_task = datasets.index[datasets["task"] == task]
+    index = _index(knowledge, task)
     found: dict[str, SameData] = {}
-    if fingerprint is not None and fingerprint in of_task:
-        found[fingerprint] = SameData(fingerprint, str(datasets.loc[fingerprint, "name"]), True)
+    if fingerprint is not None and fingerprint in index.fingerprints:
+        position = index.fingerprints.index(fingerprint)
+        found[fingerprint] = SameData(fingerprint, index.names[position], True)
     query = pd.Series(metafeatures, dtype=float).reindex(knowledge.metafeatures.columns)
-    if query.notna().sum() < MIN_COMMON_FEATURES or not len(of_task):
-        return list(found.values())
-    stored = knowledge.metafeatures.loc[of_task].to_numpy(dtype=float)
     wanted = query.to_numpy()
+    if np.isfinite(wanted).sum() < MIN_COMMON_FEATURES or not index.fingerprints:
+        return list(found.values())
+    # the same shape first (cheap), the meta-features only for those that have it
+    candidates = np.ones(len(index.fingerprints), dtype=bool)
+    for feature, stored in (("nr_attr", index.n_features), ("nr_class", index.n_classes)):
+        value = query.get(feature)
+        if value is not None and np.isfinite(value):
+            candidates &= np.isnan(stored) | (np.round(stored) == round(float(value)))
+    n_rows = query.get("nr_inst")
+    if n_rows is not None and np.isfinite(n_rows) and n_rows > 0:
+        with np.errstate(all="ignore"):
+            ratio = np.minimum(index.n_rows, n_rows) / np.maximum(index.n_rows, n_rows)
+        candidates &= np.isnan(index.n_rows) | (ratio >= MIN_ROW_RATIO)
+    rows = np.flatnonzero(candidates)
+    if not len(rows):
+        return list(found.values())
+    stored = index.features[rows]
     both = np.isfinite(stored) & np.isfinite(wanted)[None, :]
     with np.errstate(all="ignore"):
         relative = np.abs(stored - wanted) / (np.abs(stored) + np.abs(wanted) + 1e-9)
     relative = np.where(both, relative, np.nan)
     enough = both.sum(axis=1) >= MIN_COMMON_FEATURES
-    close = np.zeros(len(of_task), dtype=bool)
     if enough.any():
-        median = np.nanmedian(relative[enough], axis=1)
-        quartile = np.nanquantile(relative[enough], 0.75, axis=1)
-        close[enough] = (median <= MEDIAN_TOLERANCE) & (quartile <= QUARTILE_TOLERANCE)
-    for index in np.flatnonzero(close):
-        candidate = of_task[index]
-        if candidate not in found and _same_shape(datasets.loc[candidate], query):
-            found[candidate] = SameData(candidate, str(datasets.loc[candidate, "name"]), False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(relative[enough], axis=1)
+            quartile = np.nanquantile(relative[enough], 0.75, axis=1)
+        close = (median <= MEDIAN_TOLERANCE) & (quartile <= QUARTILE_TOLERANCE)
+        for position in rows[enough][close]:
+            candidate = index.fingerprints[position]
+            if candidate not in found:
+                found[candidate] = SameData(candidate, index.names[position], False)
     return list(found.values())
-
-
-def _same_shape(row: pd.Series, query: pd.Series) -> bool:
-    for feature, column in SHAPE_FEATURES.items():
-        value = query.get(feature)
-        if value is not None and np.isfinite(value) and column in row and pd.notna(row[column]) \
-                and int(round(value)) != int(row[column]):
-            return False
-    n_rows = query.get("nr_inst")
-    if n_rows is not None and np.isfinite(n_rows) and pd.notna(row.get("n_rows")) and n_rows > 0:
-        ratio = min(n_rows, row["n_rows"]) / max(n_rows, row["n_rows"])
-        return bool(ratio >= MIN_ROW_RATIO)
-    return True
 
 
 def earlier_runs(knowledge: MetaKnowledge, metafeatures: Mapping[str, float] | pd.Series,
@@ -100,33 +157,40 @@ def earlier_runs(knowledge: MetaKnowledge, metafeatures: Mapping[str, float] | p
     matches = same_data(knowledge, metafeatures, task, fingerprint)
     if not matches or k < 1:
         return []
-    by_fingerprint = {m.fingerprint: m for m in matches}
-    runs = knowledge.runs[knowledge.runs["fingerprint"].isin(list(by_fingerprint))]
-    runs = runs[runs["config"].isin(knowledge.configs.index)]
-    if runs.empty:
-        return []
+    per_dataset = _runs_by_dataset(knowledge)
     # runs on the very data first (scores of another version are not on its scale), then
     # by score; one entry per configuration
-    runs = runs.assign(exact=runs["fingerprint"].map(lambda f: by_fingerprint[f].exact))
-    runs = runs.sort_values(["exact", "score"], ascending=False, kind="stable")
-    counts = runs.groupby("fingerprint").size()
+    ordered = sorted((m for m in matches if m.fingerprint in per_dataset),
+                     key=lambda m: not m.exact)
+    candidates = sorted(((not m.exact, -score, i, m, key, origin)
+                         for i, m in enumerate(ordered)
+                         for key, score, origin in zip(per_dataset[m.fingerprint].configs,
+                                                       per_dataset[m.fingerprint].scores,
+                                                       per_dataset[m.fingerprint].origins,
+                                                       strict=True)),
+                        key=lambda c: c[:3])
     out: list[Recommendation] = []
-    for row in runs.drop_duplicates("config").head(k).itertuples():
-        match = by_fingerprint[row.fingerprint]
-        config = knowledge.config(row.config)
-        whose = "your earlier runs" if row.origin == "user" else "the meta-database's runs"
+    seen: set[str] = set()
+    for _, negative, _, match, key, origin in candidates:
+        if len(out) >= k:
+            break
+        if key in seen:
+            continue
+        seen.add(key)
+        score, runs = -negative, per_dataset[match.fingerprint]
+        best, floor = float(runs.scores[0]), runs.floor
+        config = knowledge.config(key)
+        whose = "your earlier runs" if origin == "user" else "the meta-database's runs"
         where = (f"{whose} on this data" if match.exact
                  else f"{whose} on the same data under another name or version")
-        same = runs[runs["fingerprint"] == row.fingerprint]["score"]
-        best, floor = float(same.max()), float(same.quantile(0.1))
         spread = best - floor
-        predicted = 1.0 if spread <= 1e-12 else float(np.clip((row.score - floor) / spread,
+        predicted = 1.0 if spread <= 1e-12 else float(np.clip((score - floor) / spread,
                                                               0.0, 1.0))
         out.append(Recommendation(
             config["algorithm"], dict(config["params"]), predicted, strategy,
-            f"{where} ({match.name}): scored {row.score:.3f}, "
-            f"{'the best' if row.score >= best else 'among the best'} of "
-            f"{int(counts[row.fingerprint])} recorded evaluations there",
+            f"{where} ({match.name}): scored {score:.3f}, "
+            f"{'the best' if score >= best else 'among the best'} of "
+            f"{len(runs.scores)} recorded evaluations there",
             details={"earlier_runs": {"dataset": match.name, "exact": match.exact,
-                                      "score": float(row.score)}}))
+                                      "score": float(score)}}))
     return out

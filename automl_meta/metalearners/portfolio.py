@@ -32,7 +32,7 @@ def greedy_portfolio(normalised: np.ndarray, size: int,
     """
     filled = np.nan_to_num(normalised, nan=0.0)
     share = None if weights is None else np.asarray(weights, float)
-    if share is not None and np.ptp(share) <= 0:
+    if share is not None and (not share.size or np.ptp(share) <= 0):
         share = None  # equal weights: the plain mean, whose ties break as they always did
     if share is not None:
         share = share / max(share.sum(), 1e-12)
