@@ -18,10 +18,8 @@ from automl_meta.metalearners._knowledge import MetaKnowledge
 PORTFOLIO_SIZE = 32
 
 
-def greedy_portfolio(normalised: np.ndarray, size: int,
-                     weights: np.ndarray | None = None) -> tuple[list[int], list[float]]:
-    """Columns chosen greedily to maximise the (``weights``-weighted) mean over rows of the
-    best chosen score.
+def greedy_portfolio(normalised: np.ndarray, size: int) -> tuple[list[int], list[float]]:
+    """Columns chosen greedily to maximise the mean over rows of the best chosen score.
 
     Returns the chosen column indices and the portfolio's mean score after each pick.
 
@@ -31,22 +29,16 @@ def greedy_portfolio(normalised: np.ndarray, size: int,
         ([2, 0], [0.9, 0.95])
     """
     filled = np.nan_to_num(normalised, nan=0.0)
-    share = None if weights is None else np.asarray(weights, float)
-    if share is not None and (not share.size or np.ptp(share) <= 0):
-        share = None  # equal weights: the plain mean, whose ties break as they always did
-    if share is not None:
-        share = share / max(share.sum(), 1e-12)
     best_so_far = np.zeros(filled.shape[0])
     chosen: list[int] = []
     gains: list[float] = []
     for _ in range(min(size, filled.shape[1])):
-        reached = np.maximum(filled, best_so_far[:, None])
-        candidate = reached.mean(axis=0) if share is None else share @ reached
+        candidate = np.maximum(filled, best_so_far[:, None]).mean(axis=0)
         candidate[chosen] = -np.inf
         pick = int(np.argmax(candidate))
         chosen.append(pick)
         best_so_far = np.maximum(best_so_far, filled[:, pick])
-        gains.append(float(best_so_far.mean() if share is None else share @ best_so_far))
+        gains.append(float(best_so_far.mean()))
     return chosen, gains
 
 
@@ -68,9 +60,11 @@ class PortfolioLearner(MetaLearner):
     def fit(self, knowledge: MetaKnowledge) -> PortfolioLearner:
         self.portfolios = {}
         for task, matrix in knowledge.matrices.items():
-            # a dataset that ran only part of the grid counts in proportion, and a
-            # configuration few datasets ran is judged with its algorithm's average
-            chosen, gains = greedy_portfolio(matrix.normalised, self.size, matrix.evidence)
+            # chosen over the datasets that ran (most of) the grid: a partial row (a user's
+            # search) would count for little, yet tip the greedy's near-ties; a
+            # configuration few of them ran is judged with its algorithm's average
+            matrix = matrix.subset(matrix.whole_rows())
+            chosen, gains = greedy_portfolio(matrix.normalised, self.size)
             algorithms = [knowledge.config(c)["algorithm"] for c in matrix.configs]
             mean_scores = matrix.config_prior(algorithms)
             self.portfolios[task] = [
