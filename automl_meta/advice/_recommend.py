@@ -42,6 +42,8 @@ class Recommender:
     shipped + user knowledge so that every recorded run counts at once. ``learners`` are
     already fitted learners by strategy (the benchmark passes ones fitted without the
     evaluated dataset's family); a strategy missing from them is loaded or fitted on use.
+    ``recall=False`` leaves out the earlier runs on the same data (the benchmark, which
+    holds a dataset out, must not find it again under another name).
 
     Example:
         >>> rec = Recommender.load()  # doctest: +SKIP
@@ -50,8 +52,10 @@ class Recommender:
 
     def __init__(self, knowledge: MetaKnowledge, learners_dir: Path | None = None,
                  auto_strategy: str = DEFAULT_STRATEGY, refit: bool = False,
-                 learners: Mapping[str, MetaLearner] | None = None) -> None:
+                 learners: Mapping[str, MetaLearner] | None = None,
+                 recall: bool = True) -> None:
         self.knowledge = knowledge
+        self.recall = recall
         self.learners_dir = learners_dir
         self.auto_strategy = auto_strategy
         self.refit = refit
@@ -110,7 +114,7 @@ class Recommender:
         """
         chosen = self.resolve_strategy(strategy, task)
         recs = earlier_runs(self.knowledge, metafeatures, task, min(k, EARLIER_RUNS_FIRST),
-                            chosen, fingerprint)
+                            chosen, fingerprint) if self.recall else []
         if not recs:
             self.knowledge.matrix(task)  # a clear error when nothing of this task is known
         seen = {json.dumps(r.config, sort_keys=True) for r in recs}

@@ -201,9 +201,11 @@ class MetaContext:
             knowledge = self.knowledge_for(exclusion)
             strategies = {self.auto_strategy, "portfolio"}
             fitted = {s: self.learner(s, exclusion) for s in sorted(strategies)}
+            # a held-out dataset must not come back as a near-copy under another family
             advice.recommender = Recommender(knowledge, learners_dir=None,
                                              auto_strategy=self.auto_strategy,
-                                             learners=fitted)
+                                             learners=fitted,
+                                             recall=exclusion.family is None)
         if "neural" in needs:
             reason = neural_unavailable()
             if reason is None:

@@ -57,3 +57,14 @@ def test_earlier_runs_are_its_best_first_and_say_whose(knowledge: MetaKnowledge)
     assert "the meta-database's runs on this data (wine-recognition)" in recs[0].why
     assert recs[0].predicted_score == 1.0 and np.isfinite(recs[-1].predicted_score)
     assert earlier_runs(knowledge, {"nr_inst": 3.0}, "classification", 3, "knn") == []
+
+
+def test_the_benchmark_can_turn_the_recall_off(knowledge: MetaKnowledge) -> None:
+    from automl_meta.advice import Recommender
+
+    fingerprint, features = _features(knowledge, "wdbc")
+    held_out = knowledge.without(fingerprints={fingerprint})  # its copy stays
+    recalled = Recommender(held_out).recommend(features, "classification", k=3)
+    assert "under another name or version" in recalled[0].why
+    plain = Recommender(held_out, recall=False).recommend(features, "classification", k=3)
+    assert all("earlier" not in r.why and "runs on" not in r.why for r in plain)
