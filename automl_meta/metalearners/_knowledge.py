@@ -45,8 +45,8 @@ class TaskMatrix:
     (1 = its best grid configuration, 0 = its weak ones; a failed evaluation counts as 0).
     ``anchors`` marks the grid: the configurations evaluated on many of the task's
     datasets. ``evidence`` is how much each dataset counts, in [0, 1]: a dataset that ran the
-    whole grid counts fully, one that ran part of it (a user's search) by the share it
-    ran (see :func:`normalise`).
+    grid (or at least ``FULL_GRID_SHARE`` of it) counts fully, one that ran less (a user's
+    search) by the square of the share it ran (see :func:`calibrate_partial_rows`).
 
     Example:
         >>> raw = np.array([[0.9, 0.7], [0.6, np.nan]])
@@ -78,11 +78,8 @@ class TaskMatrix:
                           self.evidence[keep], self.anchors)
 
     def whole_rows(self) -> np.ndarray:
-        """Which datasets ran (most of) the grid, as a mask (all, when none did): those a
-        learner's shape is fitted on (feature scales and weights, trees, networks), which a
-        partial row would reshape while counting for little."""
-        whole = self.evidence >= FULL_EVIDENCE
-        return whole if whole.any() else np.ones(len(self.datasets), dtype=bool)
+        """Which datasets ran (most of) the grid, as a mask (see :func:`whole_rows`)."""
+        return whole_rows(self.evidence)
 
     def tried_on(self) -> np.ndarray:
         """Per configuration: the evidence-weighted number of datasets that evaluated it."""
@@ -275,6 +272,19 @@ def merge_duplicate_families(datasets: pd.DataFrame) -> pd.Series:
         for other in roots[1:]:
             parent[other] = roots[0]
     return datasets["family"].map(root)
+
+
+def whole_rows(evidence: np.ndarray) -> np.ndarray:
+    """Which datasets, by their ``evidence``, ran (most of) the grid, as a mask (all, when
+    none did): those a learner's shape is fitted on (feature scales and weights, trees,
+    networks, hedging), which a partial row would reshape while counting for little.
+
+    Example:
+        >>> whole_rows(np.array([1.0, 0.02, 0.8])).tolist()
+        [True, False, True]
+    """
+    whole = np.asarray(evidence) >= FULL_EVIDENCE
+    return whole if whole.any() else np.ones(len(whole), dtype=bool)
 
 
 def _task_matrices(datasets: pd.DataFrame, configs: pd.DataFrame,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler
-from automl_meta.metalearners._knowledge import FULL_EVIDENCE, MetaKnowledge
+from automl_meta.metalearners._knowledge import MetaKnowledge, whole_rows
 from automl_meta.space import config_hash
 
 
@@ -64,6 +64,24 @@ def complementary_ranking(scores: np.ndarray, weights: np.ndarray, predicted: np
         chosen.append(pick)
         best_so_far = np.maximum(best_so_far, scores[:, pick])
     return chosen
+
+
+class Neighbourhood(NamedTuple):
+    """The past datasets around a query, in distance order (``order`` indexes the task's
+    datasets): the first ``count`` are its neighbours (``n_neighbors`` datasets' worth of
+    evidence), ``whole`` marks those that ran the grid, ``weights`` are their shares of
+    the prediction, ``normalised`` / ``filled`` their scores (without / with each
+    configuration's prior where they did not run it), and ``predicted`` each
+    configuration's predicted score (-inf: no neighbour ran it)."""
+
+    order: np.ndarray
+    distances: np.ndarray
+    count: int
+    whole: np.ndarray
+    weights: np.ndarray
+    normalised: np.ndarray
+    filled: np.ndarray
+    predicted: np.ndarray
 
 
 class KNNLearner(MetaLearner):
@@ -141,23 +159,21 @@ class KNNLearner(MetaLearner):
             return {}
         if task not in self._hashes:
             self._hashes[task] = [config_hash(c) for c in self.tasks[task]["configs"]]
-        predicted = self._neighbourhood(metafeatures, task)[3]
+        predicted = self._neighbourhood(metafeatures, task).predicted
         return {key: float(score) for key, score in zip(self._hashes[task], predicted,
                                                         strict=True)
                 if np.isfinite(score)}
 
     def _neighbourhood(self, metafeatures: Mapping[str, float] | pd.Series,
-                       task: str) -> tuple[np.ndarray, ...]:
-        """The past datasets sorted by distance, their distances and weights, the predicted
-        score of each configuration (-inf: no neighbour tried it) and the past scores (in
-        distance order) filled with each configuration's average."""
+                       task: str) -> Neighbourhood:
+        """The past datasets of ``task`` around these meta-features (see
+        :class:`Neighbourhood`)."""
         order, distances = self.nearest_datasets(metafeatures, task)
         evidence = self.evidence(task)[order]
-        near = distances[: self.neighbour_count(evidence)]
-        whole = (evidence >= FULL_EVIDENCE).astype(float)
-        if not whole.any():
-            whole = np.ones(len(order))
-        scale = max(float(np.median(distances[whole > 0])) * self.bandwidth, 1e-6)
+        count = self.neighbour_count(evidence)
+        near = distances[:count]
+        whole = whole_rows(evidence)
+        scale = max(float(np.median(distances[whole])) * self.bandwidth, 1e-6)
         # inverse-distance weights on the neighbours, shrunk towards every past dataset
         # alike: the first picks follow the neighbours, the later ones also hedge like a
         # global portfolio when the neighbours are not a sure guide; a dataset that ran only
@@ -173,8 +189,9 @@ class KNNLearner(MetaLearner):
         prior = self.arrays[f"{task}.prior"]
         filled = np.where(present, normalised, prior[None, :])
         predicted = filled.T @ weights
-        predicted = np.where(present[: len(near)].any(axis=0), predicted, -np.inf)
-        return order, distances, weights, predicted, filled
+        predicted = np.where(present[:count].any(axis=0), predicted, -np.inf)
+        return Neighbourhood(order, distances, count, whole, weights, normalised, filled,
+                             predicted)
 
     def neighbour_count(self, evidence: np.ndarray) -> int:
         """How many of the nearest datasets (``evidence`` in distance order) make up
@@ -195,16 +212,15 @@ class KNNLearner(MetaLearner):
         if task not in self.tasks:
             return []
         info = self.tasks[task]
-        order, distances, weights, predicted, filled = self._neighbourhood(metafeatures, task)
-        count = self.neighbour_count(self.evidence(task)[order])
-        neighbours, near = order[:count], distances[:count]
-        normalised = self.arrays[f"{task}.normalised"][order]
+        around = self._neighbourhood(metafeatures, task)
+        order, predicted, normalised = around.order, around.predicted, around.normalised
+        neighbours, near = order[:around.count], around.distances[:around.count]
         raw = self.arrays[f"{task}.raw"][order]
         # the picks after the first hedge across the datasets that ran the grid: a partial
         # row (a user's search) weighs too little to be hedged for, yet would tip near-ties
-        whole = self.evidence(task)[order] >= FULL_EVIDENCE
-        whole = whole if whole.any() else np.ones(len(order), dtype=bool)
-        ranking = (complementary_ranking(filled[whole], weights[whole], predicted, k)
+        whole = around.whole
+        ranking = (complementary_ranking(around.filled[whole], around.weights[whole],
+                                         predicted, k)
                    if self.diversify else np.argsort(-predicted, kind="stable")[:k])
         out = []
         tried_on = np.isfinite(normalised).sum(axis=0)
