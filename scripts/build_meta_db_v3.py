@@ -5,12 +5,18 @@
 
 A new store starts from what the repository holds: the shipped ``meta_db/``, the 27
 datasets of ``meta_db/pending/`` and the partial build committed in ``meta_db/v3-build/``
-(each imported once; nothing is evaluated twice). Then, cheapest datasets first:
+(each imported once; nothing is evaluated twice). Then, in stages so that a build stopped at
+any point is as useful as it can be (cheapest datasets first within each):
 
 1. the shipped grid (``<task>:n22:s0``, the seven scikit-learn / PyTorch algorithms) on
    the raw ARFF files of ``../shared/datasets/uci-arff`` and ``arff-collection``;
 2. the boosting grid (``<task>:n40:s0:lightgbm+xgboost+catboost``: each default plus 40
-   random configurations per algorithm) on every raw ARFF and PMLB file.
+   random configurations per algorithm), its first 11 per algorithm (the default and 10),
+   on every raw ARFF and PMLB file: every algorithm on every dataset;
+3. the second fidelity: on the datasets with more than 5,000 rows, up to 10,000 rows of
+   them, every algorithm's default and its next 3 grid configurations (40 per dataset),
+   stored under protocol ``cv3:s0:r10000``;
+4. the rest of the boosting grid on every file.
 
 Every finished evaluation is committed as it ends, so a killed build loses nothing; run the
 same command again to continue. ``--export`` writes the store as a bundle (Parquet and a
@@ -23,6 +29,7 @@ import argparse
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from automl_meta.metadb import BuildSettings, MetaDB, build
@@ -39,9 +46,17 @@ def phases() -> list[tuple[str, list[Path], BuildSettings]]:
     raw = sorted((SHARED / "uci-arff").glob("*.arff")) + sorted(
         (SHARED / "arff-collection").glob("*.arff.gz"))
     pmlb = sorted((SHARED / "pmlb").glob("*.tsv.gz"))
-    return [("shipped grid on the raw ARFF files", raw, BuildSettings(configs_per_algorithm=22)),
-            ("boosting grid on every file", raw + pmlb,
-             BuildSettings(configs_per_algorithm=40, algorithms=BOOSTING))]
+    shipped = BuildSettings(configs_per_algorithm=22)
+    boosting = BuildSettings(configs_per_algorithm=40, algorithms=BOOSTING)
+    larger = {"max_rows": 10_000, "min_rows": 5_000, "per_algorithm": 4}
+    return [("shipped grid on the raw ARFF files", raw, shipped),
+            ("boosting grid, first 11 per algorithm, on every file", raw + pmlb,
+             replace(boosting, per_algorithm=11)),
+            ("shipped grid at 10,000 rows on the larger files", raw + pmlb,
+             replace(shipped, **larger)),
+            ("boosting grid at 10,000 rows on the larger files", raw + pmlb,
+             replace(boosting, **larger)),
+            ("boosting grid, all of it, on every file", raw + pmlb, boosting)]
 
 
 def main() -> int:

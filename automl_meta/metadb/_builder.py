@@ -4,6 +4,12 @@ Each (dataset, chunk of configurations) is one joblib task. Workers write every 
 evaluation straight to the store, where a cell is unique on (dataset, config, protocol):
 killing the build at any moment loses at most the evaluations in flight, and running it
 again evaluates exactly the missing cells.
+
+Two knobs make a long build come in stages: ``per_algorithm`` evaluates only the first
+configurations of each algorithm of the grid (its default first), so every dataset gets every
+algorithm before any dataset gets the whole grid; and ``max_rows`` above
+:data:`BASE_ROWS` is a second fidelity, stored under its own protocol key
+(``cv3:s0:r10000``) so it never overwrites the evaluations on fewer rows.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from automl_meta.metadb import _schema as s
 from automl_meta.metadb._store import MetaDB
 
 BACKENDS = ("loky", "dask", "ray", "sequential")
+# the row cap of the base fidelity; its protocol keys carry no row suffix (meta-db v1, v2)
+BASE_ROWS = 1000
 
 
 @dataclass
@@ -53,6 +61,24 @@ class BuildSettings:
     chunk_size: int = 40
     metafeatures: bool = True
     algorithms: tuple[str, ...] | None = None
+    # a stage of the grid: only the first N configurations of each algorithm (not part of
+    # the grid's identity: a later stage with a larger N continues the same grid)
+    per_algorithm: int | None = None
+    # only datasets with more rows than this (a second fidelity's pass on the larger ones)
+    min_rows: int = 0
+
+    @property
+    def protocol_key(self) -> str:
+        """The stored protocol: the CV key, plus ``:rN`` when rows are capped above the base.
+
+        Example:
+            >>> BuildSettings().protocol_key, BuildSettings(max_rows=10000).protocol_key
+            ('cv3:s0', 'cv3:s0:r10000')
+        """
+        from automl_meta.evaluation import Protocol
+
+        key = Protocol.parse(self.protocol).key
+        return key if self.max_rows <= BASE_ROWS else f"{key}:r{self.max_rows}"
 
     def grid_name(self, task: str) -> str:
         subset = f":{'+'.join(self.algorithms)}" if self.algorithms else ""
@@ -89,9 +115,8 @@ def plan_build(db: Any, paths: list[Path | str], settings: BuildSettings) -> Bui
         (['classification'], 14, 1)
     """
     from automl_meta.data import load_dataset
-    from automl_meta.evaluation import Protocol
 
-    protocol = Protocol.parse(settings.protocol).key
+    protocol = settings.protocol_key
     plan = BuildPlan()
     entries = []
     for path in paths:
@@ -102,8 +127,11 @@ def plan_build(db: Any, paths: list[Path | str], settings: BuildSettings) -> Bui
         except Exception as exc:  # one unreadable file must not stop a long build
             plan.skipped.append((str(path), str(exc)))
             continue
+        if dataset.n_rows <= settings.min_rows:
+            continue
         if dataset.task not in plan.grids:
-            plan.grids[dataset.task] = ensure_grid(db, dataset.task, settings)
+            plan.grids[dataset.task] = _stage(db, ensure_grid(db, dataset.task, settings),
+                                              settings.per_algorithm)
         dataset_id = db.add_dataset(dataset.name, dataset.fingerprint, dataset.task,
                                     dataset.n_rows, dataset.n_features, dataset.n_classes,
                                     source=_source_name(path))
@@ -118,6 +146,25 @@ def plan_build(db: Any, paths: list[Path | str], settings: BuildSettings) -> Bui
         if not missing and settings.metafeatures:
             plan.tasks.append((path, dataset_id, []))
     return plan
+
+
+def _stage(db: Any, grid: list[int], per_algorithm: int | None) -> list[int]:
+    """The first ``per_algorithm`` configurations of each algorithm of ``grid``, in order."""
+    if per_algorithm is None:
+        return grid
+    from sqlalchemy import select
+
+    with db.engine.connect() as conn:
+        algorithm = dict(conn.execute(select(s.config.c.id, s.config.c.algorithm)
+                                      .where(s.config.c.id.in_(grid))).all())
+    taken: dict[str, int] = {}
+    stage = []
+    for config_id in grid:
+        name = algorithm[config_id]
+        if taken.get(name, 0) < per_algorithm:
+            taken[name] = taken.get(name, 0) + 1
+            stage.append(config_id)
+    return stage
 
 
 def _source_name(path: Path | str) -> str:
@@ -158,7 +205,7 @@ def _run_chunk(db_url: str, path: str, dataset_id: int, config_ids: list[int],
             _ensure_metafeatures(db, dataset_id, dataset)
     sample = dataset.subsample(settings.max_rows, random_state=settings.seed)
     protocol = Protocol.parse(settings.protocol)
-    done = db.done_cells(dataset_id, protocol.key)
+    done = db.done_cells(dataset_id, settings.protocol_key)
     with db.engine.connect() as conn:
         rows = conn.execute(select(s.config.c.id, s.config.c.algorithm, s.config.c.params_json)
                             .where(s.config.c.id.in_(config_ids))).all()
@@ -171,7 +218,7 @@ def _run_chunk(db_url: str, path: str, dataset_id: int, config_ids: list[int],
                           time_limit=settings.time_limit, memory_limit=settings.memory_limit,
                           random_state=settings.seed)
         db.add_evaluations(dataset_id, [{
-            "config_id": config_id, "protocol": protocol.key, "status": result.status,
+            "config_id": config_id, "protocol": settings.protocol_key, "status": result.status,
             "score": result.score, "metrics": result.metrics,
             "fit_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds,
             "error": result.error, "n_rows_used": sample.n_rows,

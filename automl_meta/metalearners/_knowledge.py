@@ -34,6 +34,8 @@ FULL_GRID_SHARE = 0.4
 MIN_CALIBRATION_R2 = 0.3
 FULL_EVIDENCE = 0.5  # a dataset that counts this much is a "whole" row (see whole_rows)
 PRIOR_STRENGTH = 3.0  # datasets' worth of weight of an algorithm's mean in a config's prior
+# the protocol suffix of a second fidelity, e.g. "cv3:s0:r10000" (see metadb._builder)
+ROWS_SUFFIX = r":r(\d+)$"
 
 
 @dataclass
@@ -137,6 +139,10 @@ class MetaKnowledge:
     # configurations)
     runs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["fingerprint", "config", "score", "origin"]))
+    # evaluations at a second fidelity (a build's pass on up to ``rows`` rows of the larger
+    # datasets); the matrices hold the base fidelity only
+    larger_runs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["fingerprint", "config", "rows", "score", "origin"]))
 
     @classmethod
     def from_tables(cls, tables: list[dict[str, pd.DataFrame]],
@@ -148,6 +154,7 @@ class MetaKnowledge:
         """
         origins = origins or ["store"] * len(tables)
         datasets, features, configs, evaluations = [], [], [], []
+        larger_runs: list[pd.DataFrame] = []
         for t, origin in zip(tables, origins, strict=True):
             d = t["dataset"].set_index("id")
             c = t["config"].set_index("id")
@@ -162,6 +169,19 @@ class MetaKnowledge:
             # an ok evaluation without a score holds another metric only (an imported Optuna
             # study of log_loss, say): it ranks nothing, and it is no failure either
             ev = ev[(ev["status"] != "ok") | ev["score"].notna()]
+            # a build's second fidelity (protocol "cv3:s0:r10000") ranks on more rows than
+            # the base one it would otherwise overwrite: it is kept apart
+            protocol = ev["protocol"] if "protocol" in ev else pd.Series("", index=ev.index)
+            larger = protocol.astype(str).str.contains(ROWS_SUFFIX, regex=True)
+            if larger.any():
+                fidelity = ev[larger & (ev["status"] == "ok")]
+                larger_runs.append(pd.DataFrame({
+                    "fingerprint": d.loc[fidelity["dataset_id"], "fingerprint"].to_numpy(),
+                    "config": c.loc[fidelity["config_id"], "key"].to_numpy(),
+                    "rows": fidelity["protocol"].str.extract(ROWS_SUFFIX)[0].astype(int)
+                    .to_numpy(),
+                    "score": fidelity["score"].to_numpy(), "origin": origin}))
+                ev = ev[~larger]
             if len(ev):
                 ev = ev.assign(fingerprint=d.loc[ev["dataset_id"], "fingerprint"].to_numpy(),
                                config=c.loc[ev["config_id"], "key"].to_numpy())
@@ -191,6 +211,8 @@ class MetaKnowledge:
         knowledge = cls(dataset_frame, wide, config_frame,
                         runs=ok[["fingerprint", "config", "score", "origin"]]
                         .reset_index(drop=True))
+        if larger_runs:
+            knowledge.larger_runs = pd.concat(larger_runs, ignore_index=True)
         knowledge.matrices = _task_matrices(
             dataset_frame, config_frame,
             evaluation[evaluation["fingerprint"].isin(described)])
@@ -214,8 +236,9 @@ class MetaKnowledge:
         matrices = {task: m.subset(np.array([d in keep_set for d in m.datasets], dtype=bool))
                     for task, m in self.matrices.items()}
         runs = self.runs[self.runs["fingerprint"].isin(keep_set)]
+        larger = self.larger_runs[self.larger_runs["fingerprint"].isin(keep_set)]
         return MetaKnowledge(kept, self.metafeatures.loc[kept.index], self.configs, matrices,
-                             runs)
+                             runs, larger)
 
     def origins(self) -> dict[str, dict[str, dict[str, int]]]:
         """Per task and origin (``shipped``, ``user``): datasets with successful runs, those
