@@ -325,8 +325,9 @@ class Writer:
 
     def add_configs(self, task: str, configs: Iterable[dict[str, Any]]) -> list[int]:
         """Register configurations (idempotent by hash); returns their ids in order."""
-        from automl_meta.space import config_hash
+        from automl_meta.space import config_hash, without_retired
 
+        configs = [without_retired(c) for c in configs]
         rows = [{"task": task, "algorithm": c["algorithm"], "hash": config_hash(c),
                  "params_json": json.dumps(c.get("params", {}), sort_keys=True)}
                 for c in configs]

@@ -32,6 +32,7 @@ from automl_meta.space._configs import (
     suggest_params,
     trial_params_to_config,
     validate_config,
+    without_retired,
 )
 from automl_meta.space._params import Param, choice, int_range, log_float, uniform
 from automl_meta.space._pipeline import build
@@ -61,4 +62,5 @@ __all__ = [
     "uniform",
     "unregister",
     "validate_config",
+    "without_retired",
 ]

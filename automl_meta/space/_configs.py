@@ -61,6 +61,26 @@ def default_config(name: str, task: str = "classification") -> dict[str, Any]:
     return {"algorithm": name, "params": dict(algorithm.default)}
 
 
+# parameters an earlier space searched that turned out to do nothing: dropped from stored
+# configurations (their evaluations are exactly those of the configuration without them)
+RETIRED_PARAMS: dict[str, tuple[str, ...]] = {"catboost": ("bagging_temperature",)}
+
+
+def without_retired(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the parameters of :data:`RETIRED_PARAMS` (a copy if any is there).
+
+    Example:
+        >>> without_retired({"algorithm": "catboost", "params": {"depth": 6,
+        ...                  "bagging_temperature": 1.0}})
+        {'algorithm': 'catboost', 'params': {'depth': 6}}
+    """
+    retired = RETIRED_PARAMS.get(config.get("algorithm", ""), ())
+    params = config.get("params") or {}
+    if not any(name in params for name in retired):
+        return config
+    return {**config, "params": {k: v for k, v in params.items() if k not in retired}}
+
+
 def config_hash(config: dict[str, Any]) -> str:
     """A stable hash of a configuration (key order and int/float spelling do not matter).
 

@@ -77,3 +77,12 @@ def test_a_minimum_row_count_leaves_the_small_datasets_out(tmp_path: Path) -> No
     totals = build(db, _paths(), replace(FAST, min_rows=10**6), jobs=1, progress=False)
     assert totals["missing_before"] == 0 and db.stats()["datasets"] == 0
     assert BuildSettings(max_rows=1000).protocol_key == "cv3:s0"
+
+
+def test_a_retired_parameter_is_dropped_from_stored_configurations(tmp_path: Path) -> None:
+    db = MetaDB(tmp_path / "meta.sqlite")
+    old = {"algorithm": "catboost", "params": {"depth": 6, "bagging_temperature": 1.5}}
+    new = {"algorithm": "catboost", "params": {"depth": 6}}
+    first, second = db.add_configs("classification", [old, new])
+    assert first == second
+    assert db.table("config")["params_json"].tolist() == ['{"depth": 6}']
