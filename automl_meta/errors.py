@@ -18,7 +18,22 @@ class AutoMLMetaError(Exception):
         ... except AutoMLMetaError as error:
         ...     print(type(error).__name__)
         ConfigurationError
+
+    Attributes:
+        parameter: the Python parameter the message is about (such as ``"target"``), or
+            ``None``. The message writes it as ``target=...``; another interface rewrites
+            that into its own terms (the command line shows ``--target ...``).
+        advice: the part of the message that says what to do and makes sense only in
+            Python (such as ``"Use automl_meta.data.list_datasets(directory) ..."``), or
+            ``None``; another interface shows its own advice about ``parameter`` in its
+            place (see :func:`advice_of`).
     """
+
+    def __init__(self, *args: object, parameter: str | None = None,
+                 advice: str | None = None) -> None:
+        super().__init__(*args)
+        self.parameter = parameter
+        self.advice = advice
 
 
 class DatasetError(AutoMLMetaError, ValueError):
@@ -61,7 +76,29 @@ class AutoMLMetaWarning(UserWarning):
         ...     task = infer_task(pd.Series([0, 1, 1], name="label"))
         >>> task, caught[0].category.__name__
         ('classification', 'AutoMLMetaWarning')
+
+    Like :class:`AutoMLMetaError`, a warning may carry ``parameter`` and ``advice``.
     """
+
+    def __init__(self, *args: object, parameter: str | None = None,
+                 advice: str | None = None) -> None:
+        super().__init__(*args)
+        self.parameter = parameter
+        self.advice = advice
+
+
+def advice_of(problem: BaseException) -> tuple[str | None, str | None]:
+    """The ``(parameter, advice)`` an error or warning carries, each ``None`` when absent
+    (any exception may be passed).
+
+    Example:
+        >>> advice_of(DatasetError("No column 'y'. Pass target=<column name>.",
+        ...                        parameter="target", advice="Pass target=<column name>."))
+        ('target', 'Pass target=<column name>.')
+    """
+    parameter, advice = getattr(problem, "parameter", None), getattr(problem, "advice", None)
+    return (parameter if isinstance(parameter, str) else None,
+            advice if isinstance(advice, str) else None)
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...], n: int = 3) -> str:

@@ -23,6 +23,12 @@ skops-saved learner: the pipeline's fixed names here, each algorithm's own in it
 declaration (``Algorithm.saved_types``); ``tests/automl/test_saved_model_allowlist.py``,
 ``tests/metalearners/test_learner_files.py`` and the algorithm contract suite save them
 again and check that nothing outside the lists appears.
+
+skops is imported through :func:`import_skops_io`, which keeps scikit-learn's
+``all_estimators()`` from running during that import: skops calls it only to build its
+default trust (every scikit-learn estimator), and it imports every scikit-learn module (and
+through them torch) — seconds for a process that only predicts. Our exact allowlist never
+relied on that default, so skops' own default trust only shrinks.
 """
 
 from __future__ import annotations
@@ -31,10 +37,13 @@ import functools
 import importlib
 import io
 import json
+import sys
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from automl_meta.errors import ArtifactError
@@ -142,6 +151,47 @@ SAVED_MODEL = Allowlist("a saved model", _DATA_TYPES | frozenset({
 RANKER = Allowlist("the ranker meta-learner", _DATA_TYPES | _HIST_GB_TYPES)
 
 
+_SKOPS_IMPORT_LOCK = threading.Lock()
+
+
+def _no_estimators(*args: Any, **kwargs: Any) -> list[tuple[str, type]]:
+    return []
+
+
+def import_skops_io() -> ModuleType:
+    """``skops.io``, imported the first time without scikit-learn's ``all_estimators()``.
+
+    skops builds its default trust (``SKLEARN_ESTIMATOR_TYPE_NAMES``) from
+    ``all_estimators()`` when ``skops.io`` is first imported; that walk imports every
+    scikit-learn module and, through the array-API shims, torch (2.8 s of the 5 s a load
+    took before, on a busy 2-core machine). For that one import both places it is looked
+    up return no estimators, so skops trusts no scikit-learn estimator by default: its
+    trust only shrinks. Every load here passes the exact names :func:`check_skops` audited
+    (all in the allowlist), so our models load the same; a caller using ``skops.io.load``
+    directly in the same process must name scikit-learn estimators in ``trusted`` itself.
+    When ``skops.io`` was already imported, it is returned as it is. Another thread calling
+    ``all_estimators()`` during that import would see an empty list.
+    """
+    module = sys.modules.get("skops.io")
+    if module is not None:
+        return module
+    import sklearn.utils
+    import sklearn.utils.discovery
+
+    with _SKOPS_IMPORT_LOCK:
+        patched = [m for m in (sklearn.utils, sklearn.utils.discovery)
+                   if "all_estimators" in vars(m)]
+        originals = [m.all_estimators for m in patched]
+        for owner in patched:
+            owner.all_estimators = _no_estimators  # type: ignore[attr-defined]
+        try:
+            import skops.io
+        finally:
+            for owner, original in zip(patched, originals, strict=True):
+                owner.all_estimators = original  # type: ignore[attr-defined]
+    return skops.io
+
+
 def load_skops(path: str | Path, allowlist: Allowlist, remedy: str) -> Any:
     """The object in the skops file ``path``, refused with :class:`ArtifactError` (whose
     message ends with ``remedy``) unless every node is one ``allowlist`` permits.
@@ -149,7 +199,7 @@ def load_skops(path: str | Path, allowlist: Allowlist, remedy: str) -> Any:
     Example:
         >>> load_skops("model/model.skops", SAVED_MODEL, "Refit it.")  # doctest: +SKIP
     """
-    import skops.io as sio
+    sio = import_skops_io()
 
     path = Path(path)
     try:
@@ -160,10 +210,82 @@ def load_skops(path: str | Path, allowlist: Allowlist, remedy: str) -> Any:
     data = _with_current_module_names(data, path, remedy)
     trusted = check_skops(data, path, allowlist, remedy)
     try:
-        return sio.loads(data, trusted=trusted)
+        loaded = sio.loads(data, trusted=trusted)
     except Exception as exc:
         raise ArtifactError(f"Could not load {str(path)!r}: {type(exc).__name__}: {exc}. It "
                             f"may come from other library versions. {remedy}") from exc
+    for predictor, n_features in _tree_predictors(loaded):
+        problem = tree_predictor_problem(predictor, n_features)
+        if problem:
+            raise ArtifactError(f"{str(path)!r} holds a gradient-boosting tree that is not a "
+                                f"tree ({problem}): predicting with it could crash or hang "
+                                f"the process, so it was refused. {remedy}")
+    return loaded
+
+
+_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+
+
+def _tree_predictors(root: Any) -> Iterator[tuple[Any, int | None]]:
+    """Every scikit-learn ``TreePredictor`` reachable from ``root`` through attributes and
+    containers (a pipeline's steps, an ensemble's members, a boosting model's trees), with
+    the feature count of the estimator holding it (``None`` when none says)."""
+    stack: list[tuple[Any, int | None]] = [(root, None)]
+    seen: set[int] = set()
+    while stack:
+        item, n_features = stack.pop()
+        if id(item) in seen or item is None or isinstance(item, (str, bytes, int, float)):
+            continue
+        seen.add(id(item))
+        if f"{type(item).__module__}.{type(item).__qualname__}" == _PREDICTOR:
+            yield item, n_features
+        elif isinstance(item, dict):
+            stack.extend((value, n_features) for value in item.values())
+        elif isinstance(item, (list, tuple, set)):
+            stack.extend((value, n_features) for value in item)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            own = vars(item)
+            count = own.get("n_features_in_", n_features) if "_predictors" in own \
+                else n_features
+            count = count if isinstance(count, int) else None
+            stack.extend((value, count) for value in own.values())
+
+
+def tree_predictor_problem(predictor: Any, n_features: int | None = None) -> str | None:
+    """Why ``predictor`` (a ``TreePredictor`` of a model of ``n_features`` inputs) is unsafe
+    to predict with, or ``None``.
+
+    skops does not trust this class by default because its Cython prediction follows the
+    node array's child indices and feature numbers without checking them. A tree built by
+    scikit-learn stores its nodes in pre-order: each child comes after its parent and
+    within the array, which is what is checked here (so the walk always ends in a leaf),
+    together with the feature numbers and categorical bitset indices it reads.
+    """
+    import numpy as np
+
+    nodes = getattr(predictor, "nodes", None)
+    names = getattr(getattr(nodes, "dtype", None), "names", None) or ()
+    needed = ("left", "right", "is_leaf", "feature_idx", "is_categorical", "bitset_idx")
+    if not isinstance(nodes, np.ndarray) or nodes.ndim != 1 or len(nodes) == 0 \
+            or not all(name in names for name in needed):
+        return "its node array is not a tree's"
+    inner = ~nodes["is_leaf"].astype(bool)
+    index = np.arange(len(nodes))[inner]
+    for side in ("left", "right"):
+        child = nodes[side][inner].astype(np.int64)
+        if ((child <= index) | (child >= len(nodes))).any():
+            return f"a {side} child index points outside the nodes after it"
+    features = nodes["feature_idx"][inner].astype(np.int64)
+    if (features < 0).any() or (n_features is not None and (features >= n_features).any()):
+        return "a split reads a feature the model does not have"
+    categorical = inner & nodes["is_categorical"].astype(bool)
+    if categorical.any():
+        used = nodes["bitset_idx"][categorical].astype(np.int64)
+        for name in ("raw_left_cat_bitsets", "binned_left_cat_bitsets"):
+            bitsets = getattr(predictor, name, None)
+            if bitsets is None or (used < 0).any() or (used >= len(bitsets)).any():
+                return "a categorical split reads a bitset the model does not have"
+    return None
 
 
 def check_skops(data: bytes, path: Path, allowlist: Allowlist, remedy: str) -> list[str]:
@@ -174,7 +296,7 @@ def check_skops(data: bytes, path: Path, allowlist: Allowlist, remedy: str) -> l
         ArtifactError: when the file is not a readable skops archive, uses another skops
             protocol, or holds a loader or name outside ``allowlist``.
     """
-    import skops.io as sio
+    sio = import_skops_io()
     from skops.io._protocol import PROTOCOL
 
     schema = _read_schema(data, path, remedy)

@@ -15,11 +15,13 @@ from typing import Any
 
 import pandas as pd
 
+from automl_meta.advice._explain import Neighbourhood, annotate
 from automl_meta.config import shipped_meta_db_dir, user_db_url
 from automl_meta.errors import ConfigurationError, did_you_mean
 from automl_meta.metadb import MetaDB
 from automl_meta.metalearners import (
     LEARNERS,
+    KNNLearner,
     MetaKnowledge,
     MetaLearner,
     Recommendation,
@@ -94,7 +96,7 @@ class Recommender:
         if strategy not in STRATEGIES:
             raise ConfigurationError(
                 f"strategy={strategy!r} is unknown.{did_you_mean(strategy, STRATEGIES)} "
-                f"Expected one of {', '.join(STRATEGIES)}."
+                f"Expected one of {', '.join(STRATEGIES)}.", parameter="strategy"
             )
         if strategy != "auto":
             return strategy
@@ -111,6 +113,10 @@ class Recommender:
         same data under another name or version, recognised by its meta-features), its
         best recorded configurations come first (at most ``EARLIER_RUNS_FIRST``), then the
         learner's picks.
+
+        Each recommendation also gets the raw metric it is expected to reach
+        (``expected_metric``) and a ``summary`` of why it sits where it does (see
+        :mod:`automl_meta.advice._explain`); neither changes what is recommended.
         """
         chosen = self.resolve_strategy(strategy, task)
         recs = earlier_runs(self.knowledge, metafeatures, task, min(k, EARLIER_RUNS_FIRST),
@@ -131,7 +137,21 @@ class Recommender:
                     recs.append(extra)
         for rank, rec in enumerate(recs, start=1):
             rec.rank = rank
+        annotate(recs, self.neighbourhood(metafeatures, task), task)
         return recs
+
+    def neighbourhood(self, metafeatures: Mapping[str, float] | pd.Series,
+                      task: str) -> Neighbourhood | None:
+        """The past datasets around these meta-features by the ``knn`` learner's distance
+        (``None`` when no ``knn`` learner is registered or nothing of ``task`` is known):
+        what the expected metric and the covering reasons are read from, for every
+        strategy."""
+        if task not in self.knowledge.matrices or "knn" not in LEARNERS:
+            return None
+        learner = self.learner("knn")
+        if not isinstance(learner, KNNLearner):
+            return None
+        return Neighbourhood.from_knn(learner, metafeatures, task)
 
 
 _CACHE: dict[tuple[str, str, tuple[int, int, int]], Recommender] = {}

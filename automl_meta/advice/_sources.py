@@ -42,6 +42,7 @@ from automl_meta.metadb import _schema as s
 from automl_meta.metadb._record import record_dataset, record_evaluations
 from automl_meta.metafeatures import extract_metafeatures
 from automl_meta.metalearners import Recommendation
+from automl_meta.metalearners._base import check_k
 from automl_meta.service.client import Client
 
 __all__ = ["KnowledgeSource", "LocalSource", "ServerSource", "local_recommender",
@@ -366,8 +367,9 @@ def recommend(
         dataset: anything :func:`~automl_meta.load_dataset` accepts; may be omitted when
             ``metafeatures`` and ``task`` are given.
         k: how many recommendations.
-        strategy: ``"auto"`` (the strategy the leave-one-dataset-out evaluation found best),
-            ``"knn"``, ``"portfolio"`` or ``"ranker"``.
+        strategy: ``"auto"`` (the strategy the leave-one-dataset-out evaluation found best)
+            or a registered meta-learner: ``"knn"``, ``"portfolio"``, ``"ranker"``,
+            ``"neural"`` (see ``automl_meta.metalearners.LEARNERS.strategies``).
         db: where the advice comes from (anything :func:`resolve_source` accepts): by
             default the user store (``$AUTOML_META_DB`` or the user data directory) with the
             shipped ``meta_db/`` always layered underneath; a store's URL or path; a team's
@@ -384,6 +386,7 @@ def recommend(
         >>> recommend("data.csv", db="http://meta.internal:8000")  # doctest: +SKIP
     """
     started = time.perf_counter()
+    k = check_k(k)  # before minutes of meta-features
     db = db_or_server(db, server, "recommend")
     fingerprint = None
     if metafeatures is None:

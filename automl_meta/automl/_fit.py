@@ -4,7 +4,9 @@ The search (:mod:`._search`) runs Optuna with :class:`~automl_meta.MetaSampler`
 (recommended configurations first, TPE after), scoring each trial with cross-validation
 in a worker process whose time limit is the budget left, so one hung configuration cannot
 break the budget. The best configuration, or a greedy ensemble of the top ones when that
-validates better, is refitted on all the data (:mod:`._refit`). Every evaluation is
+validates better, is refitted on all the data (:mod:`._refit`). The first trial is always
+the cheapest sound configuration (:func:`._search.baseline_config`), so a budget that allows
+it ends with a model however busy the machine. Every evaluation is
 recorded as it finishes into the knowledge source ``db`` (:mod:`._recording`): the user's
 meta-database by default, or a team's ``automl-meta serve``.
 """
@@ -118,12 +120,18 @@ def fit(
                 recorder = TrialRecorder(source, data, metafeatures, protocol_key, metric,
                                          min(data.n_rows, SEARCH_MAX_ROWS))
             search.start(recs, n_warm, recorder)
+            searching = time.perf_counter()
+            stages = {"prepare": searching - started}
             search.run(n_jobs, recorder, report)
-            result = _refitted(search, data, protocol, ensemble, seconds, started, report)
+            stages["search"] = time.perf_counter() - searching
+            result = _refitted(search, data, protocol, ensemble, seconds, started, report,
+                               stages)
+            recording = time.perf_counter()
             if recorder is not None:
                 report("record", evaluations)
                 result.run_id, result.recorded_to = recorder.finish(evaluations, result,
                                                                     seconds, started_at)
+            stages["record"] = time.perf_counter() - recording
             completed = True
         finally:
             if recorder is not None:
@@ -157,21 +165,42 @@ def _recommendations(source: KnowledgeSource, metafeatures: Any, data: Dataset, 
 
 
 def _refitted(search: Search, data: Dataset, protocol: str, allow_ensemble: bool,
-              seconds: float, started: float, report: ProgressReporter) -> FitResult:
-    """The chosen model refitted on all rows, as a :class:`FitResult` (not yet recorded)."""
+              seconds: float, started: float, report: ProgressReporter,
+              stages: dict[str, float]) -> FitResult:
+    """The chosen model refitted on all rows, as a :class:`FitResult` (not yet recorded);
+    ``stages`` gets the ensemble and refit times and becomes its ``stage_seconds``."""
     ok = search.ranked()
     if not ok:
-        raise AutoMLMetaError(
-            f"No configuration finished within the budget of {seconds:.0f} s on "
-            f"{data.name}. Expected at least one successful trial; give a larger budget.")
+        raise AutoMLMetaError(_nothing_finished(search, data, seconds, stages["prepare"]))
     report("refit", search.evaluations)
     model, used, best_config, best_score = refit_best(
         ok, data, search.search_data, search.metric, search.sign, allow_ensemble,
-        search.deadline, search.random_state, seconds)
+        search.deadline, search.random_state, seconds, stages)
     return FitResult(
-        model=model, leaderboard=leaderboard(search.evaluations, search.metric, search.sign),
+        stage_seconds=stages, search_ended=search.ended, refit_reserve=search.reserve,
+        search_rows=search.search_data.n_rows,
+        model=model, leaderboard=leaderboard(search.evaluations, search.metric, search.sign,
+                                             search.finished),
         study=search.study, best_config=best_config, best_score=best_score, task=data.task,
         metric=search.metric, seconds=time.perf_counter() - started, ensemble=used,
         dataset=data.name, target=str(data.y.name), features=[str(c) for c in data.X.columns],
         categorical=list(data.categorical), n_rows=data.n_rows, budget=seconds,
         protocol=protocol)
+
+
+def _nothing_finished(search: Search, data: Dataset, seconds: float, prepare: float) -> str:
+    """Why no trial succeeded, and what to do about it."""
+    tried = search.evaluations
+    if not tried:
+        what = (f"no trial could start: preparing (loading, meta-features, advice) took "
+                f"{prepare:.1f} s of it")
+    else:
+        first = tried[0]
+        what = (f"even the first, cheapest configuration ({first.config['algorithm']} with its "
+                f"defaults) ended '{first.status}'"
+                + (f": {first.error}" if first.error else ""))
+        if len(tried) > 1:
+            what += f", and the {len(tried) - 1} other trial(s) failed or were stopped too"
+    return (f"No configuration finished within the budget of {seconds:.0f} s on {data.name}: "
+            f"{what}. Expected at least one successful trial; give a larger budget (say "
+            f"{max(2.0 * seconds, 3.0 * prepare + 5.0):.0f} s) or free the machine's cores.")

@@ -123,15 +123,24 @@ def _fit_on_all_rows(config: dict[str, Any], data: Dataset, time_limit: float,
 
 
 def refit_best(ok: list[Any], data: Dataset, search_data: Dataset, metric: str, sign: float,
-               allow_ensemble: bool, deadline: float, random_state: int, budget: float
+               allow_ensemble: bool, deadline: float, random_state: int, budget: float,
+               stage_seconds: dict[str, float] | None = None
                ) -> tuple[Any, list[tuple[dict[str, Any], float]], dict[str, Any], float]:
     """Choose among the successful trials ``ok`` (best first) and refit on all rows: the
-    model, the members it holds with their weights, its best configuration and score."""
+    model, the members it holds with their weights, its best configuration and score.
+    ``stage_seconds`` gets the seconds of the ``"ensemble"`` selection and the ``"refit"``."""
+    times = stage_seconds if stage_seconds is not None else {}
+    started = time.perf_counter()
     members, weights, chosen_score = _choose_model(ok, search_data, metric, sign,
                                                    allow_ensemble)
     fallbacks = [(e.config, _refit_seconds(e, data, search_data)) for e in ok[1:]]
-    model, used = _refit(members, weights, data, deadline, random_state,
-                         fallbacks=fallbacks, budget=budget)
+    chosen = time.perf_counter()
+    times["ensemble"] = chosen - started
+    try:
+        model, used = _refit(members, weights, data, deadline, random_state,
+                             fallbacks=fallbacks, budget=budget)
+    finally:
+        times["refit"] = time.perf_counter() - chosen
     best_config, best_score = _describe_refit(ok, members, used, metric, sign, chosen_score)
     return model, used, best_config, best_score
 

@@ -14,24 +14,24 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from automl_meta._support.safe_skops import SAVED_MODEL, load_skops
+from automl_meta._support.safe_skops import SAVED_MODEL, import_skops_io, load_skops
 from automl_meta._version import __version__
 from automl_meta.automl._report import render_report
-from automl_meta.automl._result import FitResult
+from automl_meta.automl._saved_config import CONFIG_FILE, FORMAT_VERSION, MODEL_FILE
+from automl_meta.automl._saved_config import read_config as _read_config
 from automl_meta.data import load_features
 from automl_meta.errors import ArtifactError, AutoMLMetaWarning, ConfigurationError
 from automl_meta.evaluation.metrics import class_scores
 from automl_meta.space import REGISTRY  # noqa: F401  (declares the algorithms' saved types)
+from automl_meta.space._pipeline import unseen_categories
 
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.skops"
-TASKS = ("classification", "regression")
+if TYPE_CHECKING:
+    from automl_meta.automl._result import FitResult
 
 
 def save_result(result: FitResult, directory: str | Path) -> list[Path]:
@@ -49,9 +49,7 @@ def save_result(result: FitResult, directory: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     model_path, model_error = out / MODEL_FILE, None
     try:
-        import skops.io as sio
-
-        sio.dump(result.model, str(model_path))
+        import_skops_io().dump(result.model, str(model_path))
     except Exception as exc:  # e.g. a PyTorch module skops cannot represent
         model_error = f"{type(exc).__name__}: {exc}"
         model_path.unlink(missing_ok=True)  # never leave a half-written model behind
@@ -90,7 +88,9 @@ class SavedModel:
     ``predict`` and ``predict_proba`` take new data as anything
     :func:`~automl_meta.data.load_features` reads (a file, a DataFrame, an array): the label
     column may be absent, extra columns are ignored, and a missing feature column is a
-    :class:`~automl_meta.errors.DatasetError` naming it.
+    :class:`~automl_meta.errors.DatasetError` naming it. Values of a categorical column that
+    training never saw are encoded as unknown, with one
+    :class:`~automl_meta.errors.AutoMLMetaWarning` per call naming the columns and rows.
 
     Example:
         >>> saved = load_model("model/")  # doctest: +SKIP
@@ -125,16 +125,24 @@ class SavedModel:
         return load_features(data, self.features, self.categorical)
 
     def predict(self, data: Any) -> np.ndarray:
-        return np.asarray(self.model.predict(self.features_of(data)))
+        """One prediction per row of ``data``."""
+        return np.asarray(self.model.predict(self._checked_features(data)))
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities, one column per class of ``classes_``."""
         classes = self.classes_
-        scores = class_scores(self.model, self.features_of(data), classes)
+        scores = class_scores(self.model, self._checked_features(data), classes)
         if scores is None:
             raise ConfigurationError(f"The saved {self.config['best_config']['algorithm']} "
                                      "model gives no class probabilities; use predict.")
         return scores
+
+    def _checked_features(self, data: Any) -> pd.DataFrame:
+        """:meth:`features_of`, warning once about categories training never saw."""
+        X = self.features_of(data)
+        if self.categorical:
+            warn_unseen_categories(self.model, X, stacklevel=5)
+        return X
 
     def prediction_frame(self, data: Any, proba: bool = False) -> pd.DataFrame:
         """Predictions as a table: a ``prediction`` column, or with ``proba`` one column of
@@ -146,6 +154,21 @@ class SavedModel:
                                      "classification models; this one is a regressor.")
         scores = self.predict_proba(data)
         return pd.DataFrame(scores, columns=[str(c) for c in self.classes_])
+
+
+def warn_unseen_categories(model: Any, X: Any, stacklevel: int = 3) -> None:
+    """One warning naming the columns of ``X`` with categories ``model`` never saw."""
+    unseen = unseen_categories(model, X)
+    if not unseen:
+        return
+    parts = [f"{column} ({rows} row{'s' if rows != 1 else ''}, e.g. "
+             f"{', '.join(repr(str(v)) for v in values)})"
+             for column, (rows, values) in list(unseen.items())[:5]]
+    more = f" and {len(unseen) - 5} more" if len(unseen) > 5 else ""
+    count = f"{len(unseen)} column{'s' if len(unseen) != 1 else ''}"
+    warnings.warn(f"{count} had categories not seen in training: {'; '.join(parts)}{more}; "
+                  "they were encoded as unknown. Check them for typos, or refit on data "
+                  "that has them.", AutoMLMetaWarning, stacklevel=stacklevel)
 
 
 def load_model(directory: str | Path) -> SavedModel:
@@ -171,54 +194,6 @@ def load_model(directory: str | Path) -> SavedModel:
     model = load_skops(path, SAVED_MODEL, "Refit the model with `automl-meta fit --out`.")
     _check_config_matches(config, model, root / CONFIG_FILE)
     return SavedModel(model=model, config=config, directory=root)
-
-
-def _read_config(root: Path) -> dict[str, Any]:
-    path = root / CONFIG_FILE
-    if not path.is_file():
-        raise ArtifactError(f"No saved model at {str(root)!r}: {CONFIG_FILE} is missing. "
-                            "Expected a directory written by `automl-meta fit --out DIR`.")
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"Cannot read {str(path)!r}: {exc}. Expected the JSON written by "
-                            "`automl-meta fit --out`.") from exc
-    problem = _config_problem(config)
-    if problem:
-        raise ArtifactError(f"{str(path)!r} is not a valid saved-model config: {problem} (it "
-                            "was written by an older automl-meta, or edited). Restore it, or "
-                            "refit with `automl-meta fit --out` to save it again.")
-    return config
-
-
-def _config_problem(config: Any) -> str | None:
-    """What is wrong with a loaded ``config.json`` (``None`` when nothing is)."""
-    if not isinstance(config, dict):
-        return f"expected a JSON object, got {type(config).__name__}"
-    if config.get("task") not in TASKS:
-        return f"'task' is {config.get('task')!r}; expected one of {', '.join(TASKS)}"
-    features = config.get("features")
-    if (not isinstance(features, list) or not features
-            or not all(isinstance(f, str) for f in features)):
-        return "'features' must be a non-empty list of column names (strings)"
-    if len(set(features)) != len(features):
-        return "'features' names a column twice"
-    categorical = config.get("categorical")
-    if categorical is not None and (not isinstance(categorical, list) or not all(
-            isinstance(c, str) and c in features for c in categorical)):
-        return "'categorical' must be a list of column names from 'features'"
-    classes = config.get("classes")
-    if config["task"] == "classification" and classes is not None and (
-            not isinstance(classes, list) or len(classes) < 2
-            or not all(isinstance(c, (str, int, float, bool)) for c in classes)):
-        return "'classes' must be a list of at least two labels"
-    best = config.get("best_config")
-    if not isinstance(best, dict) or not isinstance(best.get("algorithm"), str):
-        return "'best_config' must be an object with the 'algorithm' name"
-    for key in ("model_error", "model_file"):
-        if config.get(key) is not None and not isinstance(config[key], str):
-            return f"{key!r} must be a string or null"
-    return None
 
 
 def _check_config_matches(config: dict[str, Any], model: Any, path: Path) -> None:

@@ -17,7 +17,7 @@ import typer
 from automl_meta._support import lifecycle as _lifecycle
 from automl_meta._version import __version__
 from automl_meta.cli import advice, automl, data, harness, serve
-from automl_meta.cli._common import RegistryHelpCommand, console, err_console
+from automl_meta.cli._common import RegistryHelpCommand, console, err_console, in_cli_terms
 from automl_meta.cli.db import db_app
 from automl_meta.errors import AutoMLMetaError
 
@@ -95,7 +95,7 @@ def _report_error(exc: BaseException, expected: bool) -> None:
 
     if _RUN_SETTINGS["debug"]:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-    message = " ".join(str(exc).split()) or type(exc).__name__
+    message = " ".join(in_cli_terms(exc).split()) or type(exc).__name__
     if not expected:
         message = (f"unexpected {type(exc).__name__}: {message}. This is a bug in automl-meta "
                    "or a library it uses; run again with --debug for the traceback and "

@@ -1,10 +1,13 @@
 """What the command modules share: consoles, common options, loading a dataset with its
-warnings printed, JSON options, opening a store, and help texts that list a registry."""
+warnings printed, errors and warnings in the CLI's terms, JSON options, opening a store, and
+help texts that list a registry."""
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -12,7 +15,7 @@ from rich.console import Console
 from typer.core import TyperCommand
 
 from automl_meta.config import user_db_url
-from automl_meta.errors import AutoMLMetaWarning
+from automl_meta.errors import AutoMLMetaWarning, MetaDBError, advice_of
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,10 +41,50 @@ def load(data: str, target: str | None, task: str | None) -> Any:
 
 
 def print_warnings(caught: list[warnings.WarningMessage]) -> None:
-    """Print the automl-meta warnings among ``caught`` to stderr, one line each."""
+    """Print the automl-meta warnings among ``caught`` to stderr, one line each, in the
+    CLI's terms (see :func:`in_cli_terms`)."""
+    from rich.markup import escape
+
     for item in caught:
         if issubclass(item.category, AutoMLMetaWarning):
-            err_console.print(f"[yellow]warning:[/] {item.message}")
+            err_console.print(f"[yellow]warning:[/] {escape(in_cli_terms(item.message))}")
+
+
+# the library's parameters the CLI spells differently; any other `name` is `--name`
+CLI_OPTIONS = {"time_limit": "--time-limit", "max_rows": "--max-rows", "n_jobs": "--jobs"}
+# advice that only makes sense in Python, by the parameter it is about (the error's `advice`)
+CLI_ADVICE = {
+    "source": "Give the path of one file in it; `automl-meta db build DIR` and "
+              "`automl-meta benchmark DIR` take a directory of datasets.",
+}
+
+
+def in_cli_terms(problem: BaseException | str) -> str:
+    """The message of an automl-meta error or warning, with its advice in the CLI's terms.
+
+    The library words its messages for Python callers (``Pass target=<column name>.``).
+    An error or warning that carries a ``parameter`` (see
+    :class:`~automl_meta.errors.AutoMLMetaError`) has every ``parameter=value`` rewritten
+    into the option (``Pass --target <column name>.``, ``task='regression'`` ->
+    ``--task regression``), and its Python-only ``advice`` replaced by :data:`CLI_ADVICE`.
+
+    Example:
+        >>> from automl_meta.errors import DatasetError
+        >>> in_cli_terms(DatasetError("No label. Pass target=<column name>.",
+        ...                           parameter="target"))
+        'No label. Pass --target <column name>.'
+    """
+    message = str(problem)
+    if isinstance(problem, str):
+        return message
+    parameter, advice = advice_of(problem)
+    if parameter is None:
+        return message
+    if advice and advice in message and parameter in CLI_ADVICE:
+        message = message.replace(advice, CLI_ADVICE[parameter])
+    option = CLI_OPTIONS.get(parameter, "--" + parameter.replace("_", "-"))
+    written = re.compile(rf"(?<![\w.-]){re.escape(parameter)}=(?:'([^'\s]*)')?")
+    return written.sub(lambda match: f"{option} {match.group(1) or ''}", message)
 
 
 def parse_json(text: str, option: str) -> dict[str, Any]:
@@ -55,10 +98,21 @@ def parse_json(text: str, option: str) -> dict[str, Any]:
     return value
 
 
-def open_db(db: str | None) -> Any:
-    """The store named by ``--db``, else the user store."""
+def open_db(db: str | None, command: str | None = None) -> Any:
+    """The store named by ``--db``, else the user store.
+
+    A ``command`` that only reads (``db stats``, ``db export``) refuses a ``--db`` SQLite
+    path that does not exist, rather than creating an empty store there.
+    """
     from automl_meta.metadb import MetaDB  # sqlalchemy: not for `--help`
 
+    if command and db and "://" not in db and not Path(db).exists():
+        raise MetaDBError(
+            f"--db {db}: no meta-database there, and `automl-meta {command}` only reads one. "
+            "Expected an existing SQLite file or a PostgreSQL URL; check the path, build a "
+            "store with `automl-meta db build DATASETS --db PATH`, or leave out --db to use "
+            "your user store."
+        )
     return MetaDB(db or user_db_url())
 
 

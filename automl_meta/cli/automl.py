@@ -14,6 +14,8 @@ import typer
 from rich.table import Table
 
 from automl_meta._support import lifecycle as _lifecycle
+from automl_meta._support.safe_skops import import_skops_io
+from automl_meta.automl._saved_config import read_config
 from automl_meta.cli import _common
 from automl_meta.cli._common import (
     DATA_ARGUMENT_HELP,
@@ -37,8 +39,8 @@ def fit(
                                       "balanced_accuracy or r2)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Trials evaluated at once."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Directory for the model "
-                                    "(model.skops), config.json, leaderboard.csv and "
-                                    "report.md."),
+                                    "(model.skops), config.json, leaderboard.csv (every "
+                                    "trial), report.md and its score_over_time.png."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the run into the "
                                 "user meta-database (or the --server)."),
     db: str | None = DB_OPTION,
@@ -48,9 +50,13 @@ def fit(
     as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout "
                                  "(progress and warnings go to stderr)."),
 ) -> None:
-    """Search algorithms and hyperparameters under a budget, starting from past experience."""
+    """Search algorithms and hyperparameters under a budget, starting from past experience.
+
+    Progress goes to stderr: a live display in a terminal, plain lines otherwise (a log, CI).
+    The summary says where the time went; near-identical trials share one leaderboard row.
+    """
     from automl_meta.automl import fit as run_fit  # sklearn, optuna: not for `--help`
-    from automl_meta.automl import parse_budget, save_result
+    from automl_meta.automl import parse_budget
 
     seconds = parse_budget(budget)  # a bad budget fails before the data is read
     if db is not None and server is not None:
@@ -69,23 +75,34 @@ def fit(
     if out is not None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            written = save_result(result, out)
+            written = result.save(out)
         print_warnings(caught)
     if as_json:
         print(json.dumps(_fit_summary(result, out, written), indent=1, default=str))
         return
+    shown = result.distinct_leaderboard(10)
     table = Table(title=f"Leaderboard on {result.dataset} ({result.metric}, cross-validated)")
-    for column in ("algorithm", result.metric, "status", "params"):
+    for column in ("algorithm", result.metric, "status", "similar", "params"):
         table.add_column(column, overflow="fold")
-    for row in result.leaderboard.head(10).itertuples(index=False):
+    for row in shown.itertuples(index=False):
         table.add_row(row.algorithm, f"{getattr(row, result.metric):.4f}", row.status,
+                      str(row.similar) if row.similar else "",
                       json.dumps(row.params, default=str))
     console.print(table)
+    if shown["similar"].any():
+        console.print(f"similar: near-identical trials folded into the row above them "
+                      f"({int(shown['similar'].sum())} trials); all {len(result.leaderboard)} "
+                      "are in leaderboard.csv (--out).")
     kind = f"ensemble of {len(result.ensemble)}" if len(result.ensemble) > 1 else \
         result.best_config["algorithm"]
     console.print(f"best {result.metric} {result.best_score:.4f} ({kind}); "
                   f"{len(result.leaderboard)} trials in {result.seconds:.1f} s of "
                   f"{seconds:.0f} s")
+    if result.search_note:
+        console.print(result.search_note)
+    if result.stage_seconds:
+        console.print("time: " + ", ".join(f"{FIT_STAGE_TIMES.get(stage, stage)} {spent:.1f} s"
+                                           for stage, spent in result.stage_seconds.items()))
     if written:
         console.print(f"saved to {out}: {', '.join(p.name for p in written)}")
 
@@ -93,17 +110,55 @@ def fit(
 FIT_STAGES = {"prepare": "meta-features and recommendations", "search": "searching",
               "refit": "refitting the best on all rows", "record": "recording the run",
               "done": "done"}
+FIT_STAGE_TIMES = {"prepare": "meta-features and advice", "search": "search",
+                   "ensemble": "ensemble", "refit": "refit", "record": "recording"}
+PLAIN_EVERY_SHARE, PLAIN_EVERY_SECONDS = 0.1, 10.0  # plain lines: the rarer of the two
+
+
+class _PlainFitLines:
+    """fit's progress as plain lines for a stderr that is not a terminal (CI, a notebook, a
+    log file): one per stage, one per new best score, and one every 10% of the budget or
+    10 s, whichever is rarer."""
+
+    def __init__(self, budget: float, write: Callable[[str], None]) -> None:
+        self.budget = budget
+        self.write = write
+        self.every = max(PLAIN_EVERY_SHARE * budget, PLAIN_EVERY_SECONDS)
+        self.stage: str | None = None
+        self.best: float | None = None
+        self.last = float("-inf")
+
+    def __call__(self, update: Any) -> None:
+        new_stage = update.stage != self.stage
+        new_best = update.best_score is not None and update.best_score != self.best
+        if not (new_stage or new_best or update.elapsed - self.last >= self.every):
+            return
+        self.stage, self.best, self.last = update.stage, update.best_score, update.elapsed
+        parts = [f"fit {update.elapsed:5.1f}/{self.budget:.0f} s"]
+        if new_stage or update.stage != "search":
+            parts.append(FIT_STAGES.get(update.stage, update.stage))
+        if update.stage != "prepare":
+            parts.append(f"trials {update.trials}")
+        if update.best_score is not None:
+            parts.append(f"best {update.metric} {update.best_score:.4f} "
+                         f"({update.best_algorithm})")
+        self.write("  ".join(parts))
 
 
 @contextlib.contextmanager
 def _fit_progress(budget: float) -> Iterator[Callable[[Any], None]]:
     """A live display on stderr (trials, best score so far, time left) fed by fit's
-    callback; the clock ticks between reports. Nothing is drawn when stderr is not a
-    terminal."""
+    callback; the clock ticks between reports. When stderr is not a terminal, plain lines
+    instead (:class:`_PlainFitLines`)."""
     import threading
     import time
 
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+    if not _common.err_console.is_terminal:
+        yield _PlainFitLines(budget, lambda line: _common.err_console.print(
+            line, markup=False, highlight=False, soft_wrap=True))
+        return
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(),
                         TextColumn("{task.fields[trials]:>4} trials"),
@@ -150,6 +205,9 @@ def _fit_summary(result: Any, out: Path | None, written: list[Path]) -> dict[str
         "seconds": round(result.seconds, 3), "budget": result.budget,
         "out": None if out is None else str(out), "files": [p.name for p in written],
         "recorded_to": result.recorded_to, "run_id": result.run_id,
+        "stage_seconds": {k: round(v, 3) for k, v in result.stage_seconds.items()},
+        "search_ended": None if result.search_ended is None else round(result.search_ended, 3),
+        "refit_reserve": round(result.refit_reserve, 3), "search_note": result.search_note,
     }
 
 
@@ -180,6 +238,10 @@ def predict(
                                "class, instead of a prediction column."),
 ) -> None:
     """Predict with a saved model: a CSV with a prediction column (or class probabilities)."""
+    read_config(model_dir.expanduser())  # no saved model there: say so before the slow imports
+    # skops before pandas and the rest: its import scans the modules loaded so far once per
+    # scipy ufunc, so importing it first saves about a tenth of a predict
+    import_skops_io()
     from automl_meta.automl._saved_model import load_model  # skops, sklearn: not for `--help`
 
     with warnings.catch_warnings(record=True) as caught:

@@ -67,9 +67,11 @@ def evaluate(
 ) -> None:
     """Score one configuration on a dataset with cross-validation, safely."""
     from automl_meta.evaluation import evaluate as run_evaluation  # sklearn: not for `--help`
-    from automl_meta.space import default_config
+    from automl_meta.space import BOOSTING, default_config, register_boosting
 
     _lifecycle.note_kept("evaluate records nothing, so nothing was lost")
+    if any(boosting.name == algorithm for boosting in BOOSTING):
+        register_boosting([algorithm])  # the library asks Python callers to do this first
     dataset = load(data, target, task)
     config = default_config(algorithm, dataset.task)
     config["params"].update(parse_json(params, "--params"))

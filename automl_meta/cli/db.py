@@ -89,7 +89,7 @@ def db_stats(
 ) -> None:
     """Coverage of a meta-database: datasets, configurations, evaluations, failures, size,
     and how much of what advice learns from is your runs against the shipped grid."""
-    store = None if shipped else open_db(db)
+    store = None if shipped else open_db(db, command="db stats")
     stats = _bundle_stats() if store is None else store.stats()
     if store is not None:
         stats["knowledge"] = _knowledge_origins(store)
@@ -156,7 +156,7 @@ def db_export(
     """Export a meta-database as a Parquet bundle with a manifest."""
     from automl_meta.metadb._bundle import export_bundle
 
-    manifest = export_bundle(open_db(db), directory, command=command)
+    manifest = export_bundle(open_db(db, command="db export"), directory, command=command)
     console.print(f"exported {manifest['counts']} to {directory}")
 
 

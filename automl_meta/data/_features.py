@@ -93,7 +93,7 @@ def _raw_frame(source: Any, name: str | None) -> tuple[pd.DataFrame, str]:
             dataset = load_dataset(text, name=name)
             return dataset.X, dataset.name
         path = Path(text).expanduser()
-        frame, _ = read_file(path)
+        frame, _ = read_file(path, label=False)
         return frame, name or dataset_name(path)
     try:
         values = np.asarray(source)

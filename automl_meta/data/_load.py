@@ -46,13 +46,22 @@ def load_dataset(
             frames, a path to a CSV / TSV (optionally ``.gz``), Parquet or ARFF file,
             ``"openml:ID"``, ``"sklearn:NAME"``, or an existing :class:`Dataset`.
         target: the label column; by default ``target`` / ``class`` / ``label`` / ``y``,
-            or the last attribute of an ARFF file.
+            or the last attribute of an ARFF file. In a file with repeated column names,
+            the repeats are renamed ``name.1``, ``name.2``, ... in file order (the first
+            keeps its name), and the default label is the last of a repeated ``target``
+            (PMLB's convention); ``target`` names a column by its new name.
         task: ``"classification"`` or ``"regression"``; by default from an ``index.csv``
             beside the file, else inferred from the label (with a warning saying which).
         name: a display name (default: from the source).
 
+    ARFF files are read as Weka reads them where strict ARFF would refuse them: data lines
+    with a trailing comma or with values separated by spaces, and ``integer [lo,hi]``
+    types. Each such deviation, and each renaming of repeated names, is reported by one
+    :class:`~automl_meta.data.ToleratedFormatWarning`.
+
     Raises:
-        DatasetError: when the source cannot be read or is unusable for learning.
+        DatasetError: when the source cannot be read or is unusable for learning; its
+            ``parameter`` names the argument at fault when one is (``"target"``).
 
     Example:
         >>> ds = load_dataset("sklearn:wine")

@@ -18,11 +18,16 @@ MAX_CLASSIFICATION_INT_LEVELS = 20
 MIXED_NUMERIC_SHARE = 0.95
 
 
-def warn(message: str) -> None:
-    """Warn with :class:`AutoMLMetaWarning`, attributed to the first caller outside automl-meta.
+TARGET_ADVICE = "Pass target=<column name>."
+
+
+def warn(message: str, category: type[AutoMLMetaWarning] = AutoMLMetaWarning, *,
+         parameter: str | None = None, advice: str | None = None) -> None:
+    """Warn with ``category``, attributed to the first caller outside automl-meta.
 
     The loading code calls this from various depths, so a fixed ``stacklevel`` would point at
-    some line of ours; the user wants to see the line of their own code.
+    some line of ours; the user wants to see the line of their own code. ``parameter`` and
+    ``advice`` are kept on the warning (see :class:`~automl_meta.errors.AutoMLMetaError`).
     """
     frame = sys._getframe(1)
     level = 2
@@ -31,7 +36,7 @@ def warn(message: str) -> None:
     ):
         frame = frame.f_back
         level += 1
-    warnings.warn(message, AutoMLMetaWarning, stacklevel=level)
+    warnings.warn(category(message, parameter=parameter, advice=advice), stacklevel=level)
 
 
 def check_unique_columns(frame: pd.DataFrame, name: str) -> None:
@@ -59,7 +64,8 @@ def choose_target(frame: pd.DataFrame, target: str | None, default: str | None, 
         raise DatasetError(
             f"Target column {target!r} not found in {name!r}.{did_you_mean(target, columns)} "
             f"Expected one of its {len(columns)} columns: {', '.join(columns[:12])}"
-            f"{', ...' if len(columns) > 12 else ''}. Pass target=<column name>."
+            f"{', ...' if len(columns) > 12 else ''}. {TARGET_ADVICE}",
+            parameter="target",
         )
     if default is not None:
         return default
@@ -69,8 +75,9 @@ def choose_target(frame: pd.DataFrame, target: str | None, default: str | None, 
             return lowered[candidate]
     raise DatasetError(
         f"No target column given for {name!r} and none is named "
-        f"{'/'.join(DEFAULT_TARGET_NAMES)}. Pass target=<column name> (columns: "
-        f"{', '.join(columns[:12])}{', ...' if len(columns) > 12 else ''})."
+        f"{'/'.join(DEFAULT_TARGET_NAMES)} (columns: {', '.join(columns[:12])}"
+        f"{', ...' if len(columns) > 12 else ''}). {TARGET_ADVICE}",
+        parameter="target",
     )
 
 
@@ -80,7 +87,8 @@ def prepare(
     """Validate and clean features and label, infer column types and the task."""
     if task is not None and task not in TASKS:
         raise DatasetError(
-            f"task={task!r} is not a task we know; expected 'classification' or 'regression'."
+            f"task={task!r} is not a task we know; expected 'classification' or 'regression'.",
+            parameter="task",
         )
     _check_columns(X, name)
     y = _clean_target(y, name)
@@ -168,7 +176,8 @@ def infer_task(y: pd.Series) -> str:
             if integral and n_unique <= max(MAX_CLASSIFICATION_INT_LEVELS, 0)
             else "regression"
         )
-    warn(f"Inferred task {task!r} from the target {y.name!r}; pass task=... to override.")
+    warn(f"Inferred task {task!r} from the target {y.name!r}; pass task=... to override.",
+         parameter="task")
     return task
 
 
@@ -178,8 +187,9 @@ def _finish_target(y: pd.Series, task: str, name: str) -> pd.Series:
         if numeric.isna().any():
             raise DatasetError(
                 f"task='regression' but the target {y.name!r} of {name!r} has non-numeric "
-                f"values such as {y[numeric.isna()].iloc[0]!r}. Expected numbers; use "
-                "task='classification' for labels."
+                f"values such as {y[numeric.isna()].iloc[0]!r}. Expected numbers; "
+                "use task='classification' for labels.",
+                parameter="task",
             )
         return numeric.astype(float)
     if _is_text_dtype(y.dtype) and pd.api.types.infer_dtype(y, skipna=True) in (

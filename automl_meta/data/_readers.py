@@ -6,12 +6,12 @@ import csv
 import gzip
 import io
 import warnings
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
 from automl_meta.data._arff import read_arff
+from automl_meta.data._names import default_label, unique_names, warn_renamed
 from automl_meta.data._text import detect_encoding, warn_latin1
 from automl_meta.errors import DatasetError
 
@@ -20,6 +20,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 ARFF_SUFFIXES = (".arff",)
 NA_VALUES = ["?", "NA", "NaN", "nan", "null", "NULL", ""]
 SUPPORTED = ".csv, .tsv, .txt, .data (each optionally .gz), .parquet, .pq, .arff (optionally .gz)"
+DIRECTORY_ADVICE = "Use automl_meta.data.list_datasets(directory) to iterate over a directory."
 
 
 def split_suffix(path: Path) -> tuple[str, bool]:
@@ -61,8 +62,14 @@ def _bare_stem(name: str) -> str:
     return name
 
 
-def read_file(path: Path) -> tuple[pd.DataFrame, str | None]:
-    """Read a data file. Returns the frame and the default label column, if any (ARFF)."""
+def read_file(path: Path, *, label: bool = True) -> tuple[pd.DataFrame, str | None]:
+    """Read a data file. Returns the frame and the default label column, if any (ARFF).
+
+    Repeated column names are renamed by :func:`~automl_meta.data._names.unique_names`
+    (``target``, ``target.1``), with a warning; when the usual label name is repeated, the
+    default label is the last column of that name (PMLB's convention). ``label=False`` (rows
+    to predict) leaves the label out of that warning.
+    """
     if not path.exists():
         near = similar_file_names(path)
         hint = f" Files with a similar name there: {', '.join(near)}." if near else ""
@@ -72,18 +79,19 @@ def read_file(path: Path) -> tuple[pd.DataFrame, str | None]:
         )
     if path.is_dir():
         raise DatasetError(
-            f"{str(path)!r} is a directory; load_dataset expects one data file. "
-            "Use automl_meta.data.list_datasets(directory) to iterate over a directory."
+            f"{str(path)!r} is a directory; expected one data file. "
+            f"{DIRECTORY_ADVICE}",
+            parameter="source", advice=DIRECTORY_ADVICE,
         )
     if path.stat().st_size == 0:
         raise DatasetError(f"{str(path)!r} is empty (0 bytes). Expected a header and rows.")
     suffix, compressed = split_suffix(path)
     if suffix in PARQUET_SUFFIXES:
-        return _read_parquet(path), None
+        return _read_parquet(path, label)
     if suffix in ARFF_SUFFIXES:
-        return read_arff(path, compressed)
+        return read_arff(path, compressed, label)
     if suffix in TABLE_SUFFIXES:
-        return _read_table(path, TABLE_SUFFIXES[suffix], compressed), None
+        return _read_table(path, TABLE_SUFFIXES[suffix], compressed, label)
     extension = "".join(path.suffixes)
     problem = f"the extension {extension!r} is not one we know" if extension else (
         "it has no extension, so its format is unknown"
@@ -94,33 +102,45 @@ def read_file(path: Path) -> tuple[pd.DataFrame, str | None]:
     )
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, label: bool) -> tuple[pd.DataFrame, str | None]:
     try:
-        return pd.read_parquet(path)
+        import pyarrow.parquet as pq
+
+        names = [str(name) for name in pq.read_schema(path).names]
+        if len(set(names)) == len(names):
+            return pd.read_parquet(path), None
+        renamed = unique_names(names)  # pandas refuses a Parquet file with repeated names
+        frame = pq.ParquetFile(path).read().rename_columns(renamed).to_pandas()
     except Exception as exc:  # pyarrow raises many unrelated types for a bad file
         raise DatasetError(
             f"Could not read {str(path)!r} as Parquet: {exc}. Expected a valid Parquet file; "
             "check that the file is complete and really Parquet."
         ) from exc
+    return frame, _renamed(path, names, renamed, label)
 
 
-def _read_table(path: Path, sep: str | None, compressed: bool) -> pd.DataFrame:
+def _renamed(path: Path, names: list[str], renamed: list[str], label: bool) -> str | None:
+    """Warn about the renamed repeats; the default label when the usual one is repeated."""
+    default = default_label(names, renamed)
+    warn_renamed(path.name, names, renamed, default if label else None)
+    return default
+
+
+def _read_table(path: Path, sep: str | None, compressed: bool,
+                label: bool) -> tuple[pd.DataFrame, str | None]:
     encoding = detect_encoding(path, compressed)
     header = _read_header(path, compressed, encoding, sep)
     if sep is None:
         sep = "\t" if "\t" in header else ","
     columns = next(csv.reader([header], delimiter=sep))
-    duplicates = sorted(name for name, count in Counter(columns).items() if count > 1)
-    if duplicates:
-        raise DatasetError(
-            f"{path.name!r} has duplicate column names: {', '.join(map(repr, duplicates))}. "
-            "Expected unique column names; rename the duplicates in the header."
-        )
+    renamed: list[str] | None = None
+    if len(set(columns)) < len(columns):
+        renamed = unique_names(columns)
     try:
-        frame = _read_csv(path, sep, encoding, compressed, len(columns))
+        frame = _read_csv(path, sep, encoding, compressed, len(columns), renamed)
     except UnicodeDecodeError as exc:  # an invalid byte after the part probed for encoding
         warn_latin1(path, f"{exc.reason} at byte {exc.start} of a block")
-        frame = _read_csv(path, sep, "latin-1", compressed, len(columns))
+        frame = _read_csv(path, sep, "latin-1", compressed, len(columns), renamed)
         encoding = "latin-1"
     if frame.shape[0] == 0:
         raise DatasetError(
@@ -130,11 +150,14 @@ def _read_table(path: Path, sep: str | None, compressed: bool) -> pd.DataFrame:
         # pandas pads a row with too few fields with missing values; such a row leaves the
         # last column empty, so only then is the file scanned for short rows.
         _check_short_rows(path, compressed, encoding, sep, len(columns))
-    return frame
+    if renamed is None:
+        return frame, None
+    return frame, _renamed(path, columns, renamed, label)
 
 
 def _read_csv(
-    path: Path, sep: str, encoding: str, compressed: bool, n_columns: int
+    path: Path, sep: str, encoding: str, compressed: bool, n_columns: int,
+    names: list[str] | None = None,
 ) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
@@ -150,6 +173,8 @@ def _read_csv(
                 low_memory=False,
                 # never take the first column as the index when rows end with a separator
                 index_col=False,
+                # repeated header names: ours (pandas' own renaming differs on collisions)
+                **({"names": names, "header": 0} if names is not None else {}),
             )
     except pd.errors.EmptyDataError as exc:
         raise DatasetError(

@@ -59,7 +59,8 @@ class Protocol:
         if not match or (match.group(2) and int(match.group(2)) < 2):
             raise ConfigurationError(
                 f"protocol={spec!r} is not a protocol we know; expected 'cvK' (K >= 2, e.g. "
-                "'cv5'), 'holdoutF' (e.g. 'holdout0.25'), optionally with ':sSEED'."
+                "'cv5'), 'holdoutF' (e.g. 'holdout0.25'), optionally with ':sSEED'.",
+                parameter="protocol",
             )
         seed = int(match.group(4) or 0)
         if match.group(2):
@@ -68,7 +69,7 @@ class Protocol:
         if test_size <= 0.0:
             raise ConfigurationError(
                 f"protocol={spec!r} holds out no rows; expected a test fraction between 0 and "
-                "1, e.g. 'holdout0.25'."
+                "1, e.g. 'holdout0.25'.", parameter="protocol",
             )
         return cls("holdout", test_size=test_size, random_state=seed)
 
@@ -175,7 +176,8 @@ def evaluate(
     metrics = tuple(metrics) if metrics else default_metrics(dataset.task)
     _check_metrics(metrics, dataset.task)
     if time_limit is not None and time_limit <= 0:
-        raise ConfigurationError(f"time_limit={time_limit!r} must be positive seconds or None.")
+        raise ConfigurationError(f"time_limit={time_limit!r} must be positive seconds or None.",
+                                 parameter="time_limit")
     start = time.perf_counter()
     pipeline = build(config, dataset, random_state=random_state)
     work = functools.partial(_score, pipeline, protocol, metrics, return_predictions)
@@ -298,7 +300,8 @@ def fit_in_worker(config: dict[str, Any], dataset: Any, time_limit: float | None
     dataset = load_dataset(dataset)
     config = validate_config(config, dataset.task)
     if time_limit is not None and time_limit <= 0:
-        raise ConfigurationError(f"time_limit={time_limit!r} must be positive seconds or None.")
+        raise ConfigurationError(f"time_limit={time_limit!r} must be positive seconds or None.",
+                                 parameter="time_limit")
     pipeline = build(config, dataset, random_state=random_state)
     work = functools.partial(_fit_full, pipeline)
     result = _run_isolated(work, pipeline, config, dataset, time_limit, memory_limit)

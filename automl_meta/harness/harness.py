@@ -96,7 +96,8 @@ def run_benchmark(
         ...               budgets=[5, 20], datasets=["iris"])  # doctest: +SKIP
     """
     if jobs < 1:
-        raise ConfigurationError(f"jobs={jobs!r} must be a positive number of processes.")
+        raise ConfigurationError(f"jobs={jobs!r} must be a positive number of processes.",
+                                 parameter="jobs")
     settings = BenchmarkSettings(methods=tuple(check_methods(methods or DEFAULT_METHODS)),
                                  budgets=tuple(budgets), seconds=seconds, max_rows=max_rows,
                                  seed=seed, trial_seconds=trial_seconds, db=db)

@@ -259,7 +259,8 @@ def build(db: Any, paths: list[Path | str], settings: BuildSettings | None = Non
         raise ConfigurationError(f"backend={backend!r} is unknown; expected one of "
                                  f"{', '.join(BACKENDS)}.")
     if jobs < 1:
-        raise ConfigurationError(f"jobs={jobs!r} must be a positive number of workers.")
+        raise ConfigurationError(f"jobs={jobs!r} must be a positive number of workers.",
+                                 parameter="jobs")
     _check_backend(backend)
     _check_algorithms(settings.algorithms)
     plan = plan_build(db, paths, settings)

@@ -273,7 +273,8 @@ def _check_metric(study: Any, metric: str, task: str, negate: bool) -> tuple[str
     if metric not in allowed:
         raise ConfigurationError(
             f"metric={metric!r} is not a {task} metric automl-meta records."
-            f"{did_you_mean(metric, allowed)} Expected one of {', '.join(allowed)}."
+            f"{did_you_mean(metric, allowed)} Expected one of {', '.join(allowed)}.",
+            parameter="metric"
         )
     if len(study.directions) != 1:
         raise ConfigurationError(

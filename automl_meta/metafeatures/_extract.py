@@ -27,7 +27,7 @@ def _resolve_groups(groups: str | Iterable[str]) -> tuple[str, ...]:
     except TypeError:
         raise ConfigurationError(
             f"groups={groups!r} is not a group list. Expected 'all' or an iterable of "
-            f"{', '.join(GROUPS)}."
+            f"{', '.join(GROUPS)}.", parameter="groups"
         ) from None
     for name in names:
         if name not in GROUPS:

@@ -60,7 +60,19 @@ class Recommendation:
     """One recommended configuration.
 
     ``predicted_score`` is the expected normalised score: 1.0 means as good as the best
-    known configuration on similar datasets, 0.0 as bad as their weak ones.
+    known configuration on similar datasets, 0.0 as bad as their weak ones. It is not the
+    metric itself: ``expected_metric`` is the raw value of ``metric`` (``balanced_accuracy``
+    for classification, ``r2`` for regression) this configuration is expected to reach,
+    from what it scored on the nearest past datasets that ran it (or on this very data,
+    for an earlier run); ``None`` when no past dataset ran it. ``details["expected"]`` names
+    those datasets and their scores.
+
+    ``summary`` is a few words on why the recommendation sits where it does in the list:
+    the picks after the first of a hedging strategy (``knn``, ``portfolio``) are chosen to
+    cover what the picks above miss, so they are not in ``predicted_score`` order;
+    ``details["covers"]`` lists the neighbours where a pick beats every pick above it.
+    ``recommend`` fills these three fields (and appends the same to ``why``); a learner's
+    own ``recommend`` leaves them empty.
 
     Example:
         >>> rec = Recommendation("knn", {"n_neighbors": 7}, 0.92, "knn",
@@ -76,6 +88,9 @@ class Recommendation:
     why: str
     rank: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    metric: str | None = None
+    expected_metric: float | None = None
+    summary: str = ""
 
     @property
     def config(self) -> dict[str, Any]:
@@ -399,5 +414,6 @@ def metafeature_frame(metafeatures: Mapping[str, float] | pd.Series) -> pd.DataF
 
 def check_k(k: int) -> int:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise ConfigurationError(f"k={k!r} must be a positive integer number of recommendations.")
+        raise ConfigurationError(f"k={k!r} must be a positive integer number of recommendations.",
+                                 parameter="k")
     return int(k)

@@ -238,7 +238,10 @@ class KNNLearner(MetaLearner):
             out.append(Recommendation(
                 config["algorithm"], dict(config["params"]), float(predicted[column]),
                 self.name, why, rank=rank,
-                details={"neighbours": [info["datasets"][d] for d in neighbours],
+                # "covering": after the first, each pick is the one that most raises the
+                # best score so far over the neighbours, not the next best predicted
+                details={"ordering": "covering" if self.diversify else "score",
+                         "neighbours": [info["datasets"][d] for d in neighbours],
                          "distances": [float(x) for x in near],
                          "evidence": {"datasets": int(tried_on[column]),
                                       "neighbours": [info["datasets"][neighbours[i]]

@@ -82,7 +82,7 @@ class PortfolioLearner(MetaLearner):
                 f"portfolio pick {i + 1}: with the picks before it, reaches "
                 f"{entry['coverage']:.3f} of the best known score on average over "
                 f"{entry['n_datasets']} past {task} datasets (alone: {entry['mean']:.3f})",
-                rank=i + 1)
+                rank=i + 1, details={"ordering": "covering"})
             for i, entry in enumerate(self.portfolios.get(task, [])[:k])]
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl_meta._support.safe_skops import RANKER, load_skops
+from automl_meta._support.safe_skops import RANKER, import_skops_io, load_skops
 from automl_meta.errors import ArtifactError
 from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler, encode_configs, fitted_algorithms
@@ -143,7 +143,7 @@ class RankerLearner(MetaLearner):
                 self.name,
                 f"learned ranker predicts {predicted[index]:.3f} of the best known score for "
                 f"a dataset with these meta-features{past}", rank=rank,
-                details={"evidence": {"datasets": int(tried)}}))
+                details={"ordering": "score", "evidence": {"datasets": int(tried)}}))
         return out
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -151,8 +151,7 @@ class RankerLearner(MetaLearner):
                 "random_state": self.random_state, "tasks": self.tasks}, {}
 
     def save(self, directory: str | Path) -> Path:
-        import skops.io as sio
-
+        sio = import_skops_io()
         path = super().save(directory)
         for task, model in self.models.items():
             sio.dump(model, str(Path(directory) / f"{self.name}.{task}.skops"))

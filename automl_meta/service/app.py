@@ -329,7 +329,8 @@ def _recs_out(recs: list[Any]) -> list[sc.RecommendationOut]:
     return [sc.RecommendationOut(
         algorithm=rec.algorithm, params=_jsonable(rec.params),
         predicted_score=_jsonable(rec.predicted_score), strategy=rec.strategy, why=rec.why,
-        rank=rec.rank, details=_jsonable(rec.details)) for rec in recs]
+        rank=rec.rank, details=_jsonable(rec.details), metric=rec.metric,
+        expected_metric=_jsonable(rec.expected_metric), summary=rec.summary) for rec in recs]
 
 
 def _jsonable(value: Any) -> Any:

@@ -117,6 +117,14 @@ class RecommendationOut(BaseModel):
     why: str
     rank: int
     details: dict[str, Any] = Field(default_factory=dict)
+    metric: str | None = Field(None, description="The raw metric of expected_metric "
+                               "(balanced_accuracy, r2).")
+    expected_metric: float | None = Field(
+        None, description="The metric it is expected to reach: what it scored on the "
+        "nearest past datasets that ran it (null when none did); predicted_score is a "
+        "normalised score, 1 = as good as the best known configuration.")
+    summary: str = Field("", description="A few words on why it sits where it does in "
+                         "the list (after the first, picks hedge what the ones above miss).")
 
 
 class DatasetOut(BaseModel):

@@ -84,3 +84,34 @@ def _typed(algorithm: Any, params: dict[str, Any]) -> dict[str, Any]:
             )
         out[param.name] = int(value)
     return out
+
+
+def unseen_categories(model: Any, X: Any) -> dict[str, tuple[int, list[Any]]]:
+    """The categorical columns of ``X`` holding values ``model``'s fitted encoder never saw
+    in training: for each, the number of such rows and up to three of the values.
+
+    ``model`` is a pipeline :func:`build` made (possibly label-coded) or an ensemble of them
+    (``members``); the encoder is the ``categorical`` step of its ``preprocess``. Missing
+    values are not counted (they are missing, not new). The encoders treat the unseen values
+    as unknown (``handle_unknown`` above) rather than failing, which is why a caller should
+    say so.
+
+    Example:
+        >>> unseen_categories(pipe, new_rows)  # doctest: +SKIP
+        {'colour': (3, ['teal'])}
+    """
+    found: dict[str, tuple[int, list[Any]]] = {}
+    for pipeline in getattr(model, "members", None) or [model]:
+        steps = getattr(pipeline, "named_steps", {})
+        for name, encoder, columns in getattr(steps.get("preprocess"), "transformers_", []):
+            categories = getattr(encoder, "categories_", None)
+            if name != "categorical" or categories is None:
+                continue
+            for column, known in zip(columns, categories, strict=False):
+                if column in found or column not in getattr(X, "columns", ()):
+                    continue
+                values = X[column]
+                new = values.notna() & ~values.isin(list(known))
+                if new.any():
+                    found[column] = (int(new.sum()), list(values[new].unique()[:3]))
+    return found

@@ -26,10 +26,11 @@ def resolve_device(device: str) -> Any:
         raise DeviceError(
             f"device={device!r} was requested but this PyTorch build sees no CUDA device. "
             "Expected a machine with an NVIDIA GPU and a CUDA build of torch; use "
-            "device='auto' or 'cpu' instead."
+            "device='auto' or device='cpu' instead.", parameter="device"
         )
     if device not in ("cpu",) and not device.startswith("cuda"):
-        raise DeviceError(f"device={device!r} is unknown; expected 'auto', 'cpu' or 'cuda'.")
+        raise DeviceError(f"device={device!r} is unknown; expected 'auto', 'cpu' or 'cuda'.",
+                          parameter="device")
     return torch.device(device)
 
 

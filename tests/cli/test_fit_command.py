@@ -85,6 +85,11 @@ def test_cli_fit_json_prints_only_the_summary_and_writes_the_model(
     assert MetaDB(cli_fit["store"]).stats()["runs"] == 1
     assert config["features"] == ["size", "colour"] and config["categorical"] == ["colour"]
     assert config["target"] == "label" and sorted(config["classes"]) == ["no", "yes"]
+    assert list(summary["stage_seconds"]) == ["prepare", "search", "ensemble", "refit",
+                                              "record"]
+    assert summary["stage_seconds"] == config["stage_seconds"]
+    assert summary["search_note"].startswith("The search stopped")
+    assert "score_over_time.png" in summary["files"]
 
 
 def test_report_md_describes_the_run(cli_fit: dict[str, Any]) -> None:
@@ -105,6 +110,9 @@ def test_report_md_describes_the_run(cli_fit: dict[str, Any]) -> None:
     assert f"| {board['algorithm'].iloc[0]} | {board['balanced_accuracy'].iloc[0]:.4f} |" \
         in first
     assert ("## Ensemble" in report) == (len(config["ensemble"]) > 1)
+    assert "| # | algorithm | balanced_accuracy | status | seconds | similar | params |" in report
+    assert "![best balanced_accuracy over time](score_over_time.png)" in report
+    assert "| search |" in report and "| refit on all rows |" in report
 
 
 def test_predict_reads_rows_without_the_label_and_writes_csv(

@@ -69,5 +69,6 @@ def test_cli_train_neural_on_missing_cuda_exits_2(tmp_path: Path,
         main()
     assert exited.value.code == 2
     message = " ".join(capsys.readouterr().err.split())
-    assert "no CUDA device" in message and "device='auto' or 'cpu'" in message
+    assert "no CUDA device" in message and "--device auto or --device cpu" in message
+    assert "device='" not in message  # the CLI's terms, not Python's
     assert not (tmp_path / "out").exists()

@@ -124,9 +124,14 @@ def test_trailing_separators_do_not_shift_columns(tmp_path: Path) -> None:
 
 
 def test_duplicate_column_names_in_csv(tmp_path: Path) -> None:
-    path = _write(tmp_path / "dup.csv", "a,b,a,target\n" + "1,2,3,0\n" * 20)
-    with pytest.raises(DatasetError, match=r"duplicate column names: 'a'"):
-        load_dataset(path)
+    # repeated names are renamed (a, a.1), not refused: every value stays in its column
+    rows = "".join(f"{i % 3},{i % 4},{i % 5},{i % 2}\n" for i in range(20))
+    path = _write(tmp_path / "dup.csv", "a,b,a,target\n" + rows)
+    with pytest.warns(AutoMLMetaWarning, match=r"2 columns are named 'a'; read them as 'a', "
+                      r"'a\.1'"):
+        ds = load_dataset(path, task="classification")
+    assert list(ds.X.columns) == ["a", "b", "a.1"]
+    assert ds.X["a.1"].tolist() == [i % 5 for i in range(20)]
 
 
 def test_latin1_file_is_read_with_a_warning(tmp_path: Path) -> None:
@@ -162,9 +167,11 @@ def test_utf8_byte_order_mark_is_not_part_of_the_first_name(tmp_path: Path) -> N
 
 def test_duplicate_first_column_behind_a_byte_order_mark(tmp_path: Path) -> None:
     path = tmp_path / "bomdup.csv"
-    path.write_bytes(("a,b,a,target\n" + "1,2,3,0\n" * 20).encode("utf-8-sig"))
-    with pytest.raises(DatasetError, match=r"duplicate column names: 'a'"):
-        load_dataset(path)
+    rows = "".join(f"{i % 3},{i % 4},{i % 5},{i % 2}\n" for i in range(20))
+    path.write_bytes(("a,b,a,target\n" + rows).encode("utf-8-sig"))
+    with pytest.warns(AutoMLMetaWarning, match=r"2 columns are named 'a'"):
+        ds = load_dataset(path, task="classification")
+    assert list(ds.X.columns) == ["a", "b", "a.1"]  # the mark is not part of the first 'a'
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt", ".parquet"])
