@@ -81,6 +81,9 @@ def main() -> int:
             if (bundle / "manifest.json").is_file():
                 print(f"import {bundle.relative_to(ROOT)}: {import_bundle(db, bundle)}",
                       flush=True)
+    retired = db.drop_retired_params()  # a store or an export of an earlier space
+    if retired:
+        print(f"dropped retired parameters from {retired} stored configurations", flush=True)
     for name, paths, settings in phases():
         started = time.perf_counter()
         print(f"{name}: {len(paths)} files", flush=True)

@@ -173,6 +173,15 @@ class MetaDB:
         configs = list(configs)
         return self.write(lambda w: w.add_configs(task, configs)) if configs else []
 
+    def drop_retired_params(self) -> int:
+        """Rewrite stored configurations that hold a parameter the space has retired
+        (``automl_meta.space.RETIRED_PARAMS``); returns how many were rewritten.
+
+        A retired parameter did nothing, so each evaluation stays that of the configuration
+        without it. Its id stays too: grids and evaluations keep pointing at it.
+        """
+        return self.write(lambda w: w.drop_retired_params())
+
     def set_grid(self, name: str, config_ids: list[int]) -> None:
         self.write(lambda w: w.set_grid(name, config_ids))
 
@@ -339,6 +348,32 @@ class Writer:
                 s.config.c.task == task,
                 s.config.c.hash.in_(hashes[start:start + LOOKUP_CHUNK]))).all())
         return [int(found[r["hash"]]) for r in rows]
+
+    def drop_retired_params(self) -> int:
+        from automl_meta.space import RETIRED_PARAMS, config_hash, without_retired
+
+        rows = self.conn.execute(select(s.config.c.id, s.config.c.task, s.config.c.algorithm,
+                                        s.config.c.params_json)
+                                 .where(s.config.c.algorithm.in_(list(RETIRED_PARAMS)))).all()
+        rewritten = 0
+        for config_id, task, algorithm, params_json in rows:
+            old = {"algorithm": algorithm, "params": json.loads(params_json)}
+            new = without_retired(old)
+            if new is old:
+                continue
+            key = config_hash(new)
+            clash = self.conn.execute(select(s.config.c.id).where(
+                s.config.c.task == task, s.config.c.hash == key)).scalar()
+            if clash is not None:
+                raise MetaDBError(
+                    f"Configuration {config_id} ({algorithm}) without its retired parameters "
+                    f"is configuration {clash}, already stored; both were evaluated. Nothing "
+                    "was changed. Export the store and merge the two by hand, or keep using "
+                    "the previous release for it.")
+            self.conn.execute(s.config.update().where(s.config.c.id == config_id).values(
+                hash=key, params_json=json.dumps(new["params"], sort_keys=True)))
+            rewritten += 1
+        return rewritten
 
     def set_grid(self, name: str, config_ids: list[int]) -> None:
         _insert_many(self.conn, s.grid, [

@@ -21,6 +21,7 @@ from automl_meta.space._algorithms import (
 )
 from automl_meta.space._configs import (
     ALGORITHM_PARAM,
+    RETIRED_PARAMS,
     algorithms,
     config_hash,
     config_to_trial_params,
@@ -39,6 +40,7 @@ from automl_meta.space._pipeline import build
 
 __all__ = [
     "ALGORITHM_PARAM",
+    "RETIRED_PARAMS",
     "BOOSTING",
     "REGISTRY",
     "Algorithm",

@@ -86,3 +86,23 @@ def test_a_retired_parameter_is_dropped_from_stored_configurations(tmp_path: Pat
     first, second = db.add_configs("classification", [old, new])
     assert first == second
     assert db.table("config")["params_json"].tolist() == ['{"depth": 6}']
+
+
+def test_a_store_written_before_a_parameter_retired_is_rewritten_in_place(
+        tmp_path: Path) -> None:
+    import json
+
+    from sqlalchemy import insert
+
+    from automl_meta.metadb import _schema as s
+
+    db = MetaDB(tmp_path / "meta.sqlite")
+    with db.engine.begin() as conn:  # as an older release stored it
+        conn.execute(insert(s.config).values(
+            task="classification", algorithm="catboost", hash="old",
+            params_json=json.dumps({"bagging_temperature": 1.5, "depth": 6})))
+    [config_id] = db.table("config")["id"].tolist()
+    assert db.drop_retired_params() == 1
+    assert db.drop_retired_params() == 0
+    assert db.add_configs("classification", [{"algorithm": "catboost",
+                                              "params": {"depth": 6}}]) == [config_id]
