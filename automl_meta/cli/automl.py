@@ -26,6 +26,7 @@ from automl_meta.cli._common import (
     load,
     print_warnings,
 )
+from automl_meta.cli.advice import short_params
 from automl_meta.config import as_db_url, user_db_url
 from automl_meta.errors import ArtifactError, ConfigurationError
 
@@ -82,14 +83,22 @@ def fit(
         return
     shown = result.distinct_leaderboard(10)
     table = Table(title=f"Leaderboard on {result.dataset} ({result.metric}, cross-validated)")
-    for column in ("algorithm", result.metric, "status", "similar", "params"):
-        table.add_column(column, overflow="fold")
-    for row in shown.itertuples(index=False):
-        table.add_row(row.algorithm, f"{getattr(row, result.metric):.4f}", row.status,
-                      str(row.similar) if row.similar else "",
-                      json.dumps(row.params, default=str))
+    folded = bool(shown["similar"].any())
+    rows = [[row.algorithm, f"{getattr(row, result.metric):.4f}", row.status,
+             *([str(row.similar) if row.similar else ""] if folded else [])]
+            for row in shown.itertuples(index=False)]
+    headers = ["algorithm", result.metric, "status", *(["similar"] if folded else [])]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    # one line per trial, cut to the terminal: the full parameters are in leaderboard.csv
+    room = max(console.width - sum(widths) - 3 * len(widths) - 4, 20)
+    for header, width in zip(headers, widths, strict=True):
+        table.add_column(header, no_wrap=True, min_width=width)
+    table.add_column("params", no_wrap=True, max_width=room)
+    for cells, row in zip(rows, shown.itertuples(index=False), strict=True):
+        text = short_params(row.params)
+        table.add_row(*cells, text if len(text) <= room else text[:room - 1] + "…")
     console.print(table)
-    if shown["similar"].any():
+    if folded:
         console.print(f"similar: near-identical trials folded into the row above them "
                       f"({int(shown['similar'].sum())} trials); all {len(result.leaderboard)} "
                       "are in leaderboard.csv (--out).")

@@ -43,6 +43,10 @@ def test_fit_with_output_redirected_prints_progress_lines(tmp_path: Path) -> Non
     assert re.search(r"time: meta-features and advice \d+\.\d s, search \d+\.\d s, ensemble "
                      r"\d+\.\d s, refit \d+\.\d s, recording \d+\.\d s", " ".join(summary.split()))
     assert (tmp_path / "store.sqlite").exists() and not (tmp_path / "user.sqlite").exists()
+    board = [line for line in summary.splitlines() if line.startswith("│")]
+    assert board and all(len(line) <= 80 for line in summary.splitlines())
+    # one line per trial: every row names its algorithm (a wrapped row would leave it blank)
+    assert all(line.split("│")[1].strip() for line in board)
 
 
 def test_plain_progress_lines_come_per_stage_per_new_best_and_every_tenth_of_the_budget(
