@@ -105,6 +105,10 @@ def db_stats(
         table.add_row(key, f"{stats[key]:,}")
     for algorithm, count in sorted(stats["configs_per_algorithm"].items()):
         table.add_row(f"configs: {algorithm}", f"{count:,}")
+    for task, count in sorted(stats["algorithms_per_task"].items()):
+        table.add_row(f"algorithms evaluated: {task}", f"{count:,}")
+    for protocol, count in sorted(stats["evaluations_by_protocol"].items()):
+        table.add_row(f"evaluations: {protocol}", f"{count:,}")
     console.print(table)
     if stats.get("knowledge"):
         console.print(_origins_table(stats["knowledge"]))

@@ -47,6 +47,14 @@ def family_of(name: str) -> str:
     return "_".join(parts).replace("-", "_").split("_")[0].lower()
 
 
+def _nested(rows: Iterable[Any]) -> dict[str, dict[str, int]]:
+    """``(task, algorithm, count)`` rows as ``{task: {algorithm: count}}``."""
+    out: dict[str, dict[str, int]] = {}
+    for task, algorithm, count in rows:
+        out.setdefault(str(task), {})[str(algorithm)] = int(count)
+    return out
+
+
 class MetaDB:
     """The meta-database: SQLite by default, PostgreSQL for teams.
 
@@ -274,6 +282,13 @@ class MetaDB:
                                           .group_by(s.evaluation.c.status)).all())
             with_mf = int(conn.execute(select(func.count(func.distinct(
                 s.metafeature.c.dataset_id)))).scalar_one())
+            ok = s.evaluation.c.status == "ok"
+            joined = s.evaluation.join(s.config, s.config.c.id == s.evaluation.c.config_id)
+            evaluated = conn.execute(select(s.config.c.task, s.config.c.algorithm, func.count())
+                                     .select_from(joined).where(ok)
+                                     .group_by(s.config.c.task, s.config.c.algorithm)).all()
+            by_protocol = dict(conn.execute(select(s.evaluation.c.protocol, func.count())
+                                            .group_by(s.evaluation.c.protocol)).all())
             out = {
                 "datasets": count(s.dataset), "configs": count(s.config),
                 "evaluations": count(s.evaluation),
@@ -283,6 +298,12 @@ class MetaDB:
                     s.evaluation.c.dataset_id)))).scalar_one()),
                 "configs_per_algorithm": {k: int(v) for k, v in per_algorithm.items()},
                 "evaluations_by_status": {k: int(v) for k, v in by_status.items()},
+                # the successful evaluations of each task, by algorithm; and by protocol
+                # (a second fidelity's protocol ends in ":r<rows>", see metadb._builder)
+                "ok_evaluations_per_task": _nested(evaluated),
+                "algorithms_per_task": {task: len(counts)
+                                        for task, counts in _nested(evaluated).items()},
+                "evaluations_by_protocol": {k: int(v) for k, v in by_protocol.items()},
             }
         out["bytes"] = self.size_bytes()
         out["schema_version"] = self.schema_version()

@@ -62,6 +62,12 @@ def test_a_second_fidelity_is_stored_apart_and_never_overwrites_the_base(tmp_pat
     assert kept["score"].tolist() == base.sort_values(["dataset_id", "config_id"])[
         "score"].tolist()
 
+    stats = db.stats()
+    ok = ev[ev["status"] == "ok"]
+    assert stats["evaluations_by_protocol"] == ev["protocol"].value_counts().to_dict()
+    assert stats["algorithms_per_task"] == {"classification": 2, "regression": 2}
+    assert sum(sum(c.values()) for c in stats["ok_evaluations_per_task"].values()) == len(ok)
+
     tables = {name: db.table(name) for name in ("dataset", "metafeature", "config", "evaluation")}
     knowledge = MetaKnowledge.from_tables([tables])
     assert len(knowledge.runs) == int((base["status"] == "ok").sum())
