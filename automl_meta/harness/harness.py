@@ -14,7 +14,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,13 @@ from automl_meta.data import dataset_name, list_datasets
 from automl_meta.data._load import index_task
 from automl_meta.errors import ConfigurationError, did_you_mean
 from automl_meta.harness.advice import Advice, MetaContext
-from automl_meta.harness.methods import DEFAULT_METHODS, METHODS, budget_labels, check_methods
+from automl_meta.harness.methods import (
+    COPY_OF,
+    DEFAULT_METHODS,
+    METHODS,
+    budget_labels,
+    check_methods,
+)
 from automl_meta.harness.prepare import PreparedDataset, prepare_dataset
 from automl_meta.harness.report import write_report
 from automl_meta.harness.results import (
@@ -188,14 +194,21 @@ def run_dataset(prepared: PreparedDataset, budgets: dict[str, list[Any]],
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     context = RunContext(prepared, settings, advice)
-    for name, wanted in budgets.items():
+    ran: dict[str, list[Outcome]] = {}
+    # a method that may repeat another's search comes after it (see methods.py)
+    order = sorted(budgets, key=lambda n: METHODS[n].same_as in budgets)
+    for name in order:
+        wanted = budgets[name]
         method = METHODS[name]
         if on_method is not None:
             on_method(f"{prepared.name}: {name}")
         started = time.perf_counter()
         reason = method.missing()
+        target = method.repeats(ran) if reason is None else None
         if reason is not None:
             outcomes = [Outcome(b, SKIPPED, error=reason) for b in wanted]
+        elif target is not None:
+            outcomes = [replace(o, extra={**o.extra, COPY_OF: target}) for o in ran[target]]
         else:
             try:
                 with warnings.catch_warnings():
@@ -205,6 +218,7 @@ def run_dataset(prepared: PreparedDataset, budgets: dict[str, list[Any]],
                 message = f"{type(exc).__name__}: {exc}".strip()[:2000]
                 outcomes = [Outcome(b, "error", seconds=time.perf_counter() - started,
                                     error=message) for b in wanted]
+        ran[name] = outcomes
         keep = {str(b) for b in wanted}
         rows = [result_row(prepared, name, o, settings, advice) for o in outcomes
                 if str(o.budget) in keep]

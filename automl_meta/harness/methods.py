@@ -5,12 +5,20 @@ one run), ``seconds`` (one row at the wall-time budget) or ``once`` (one configu
 row at budget 1). ``needs`` names the meta-learned advice a method uses (fitted without
 the evaluated dataset's family when the meta-database holds it); ``requires`` names the
 packages of a peer: when one is missing, the method is reported ``skipped``, never faked.
+
+Each distinct search runs once. A method with ``same_as`` names another whose search it
+repeats when ``same_if`` (given that method's outcomes on a dataset) says this run proves
+it: when both are asked for on a dataset, the other runs first and this one's rows are its
+rows, each marked ``copy_of`` in ``results.jsonl``, the summary and the report ("same
+search as warm_tpe, not run twice"). When the proof fails, or the other method is not run
+in the same pass, the method runs itself. ``meta_sampler`` is ``warm_tpe`` in this sense
+under MetaSampler's current default (see :mod:`automl_meta.harness.searches`).
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from automl_meta.errors import ConfigurationError, did_you_mean
@@ -19,6 +27,7 @@ from automl_meta.harness.advice import neural_unavailable
 from automl_meta.harness.trials import Outcome, RunContext
 
 TRIALS, SECONDS, ONCE = "trials", "seconds", "once"
+COPY_OF = "copy_of"  # a result row's field: the method whose search this row repeats
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,16 @@ class Method:
     needs: frozenset[str] = frozenset()
     requires: tuple[str, ...] = ()
     ours: bool = False
+    same_as: str | None = None
+    same_if: Callable[[Sequence[Outcome]], bool] | None = None
+
+    def repeats(self, outcomes: dict[str, list[Outcome]]) -> str | None:
+        """The method whose outcomes (among ``outcomes``, by method) are provably this
+        one's, or ``None`` when this method must run itself."""
+        target = self.same_as
+        if target is None or target not in outcomes or self.same_if is None:
+            return None
+        return target if self.same_if(outcomes[target]) else None
 
     def missing(self) -> str | None:
         """Why this method cannot run here (a missing package), or ``None``."""
@@ -61,7 +80,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("warm_tpe", TRIALS, searches.warm_tpe_search,
            "automl_meta.warm_start, then Optuna TPE", _RECOMMENDER, ours=True),
     Method("meta_sampler", TRIALS, searches.meta_sampler_search, "automl_meta.MetaSampler",
-           _RECOMMENDER, ours=True),
+           _RECOMMENDER, ours=True, same_as="warm_tpe", same_if=searches.repeats_warm_tpe),
     Method("neural", TRIALS, searches.neural_search,
            "the neural meta-learner proposing every trial", frozenset({"neural"}), ours=True),
     Method("fit", SECONDS, one_shot.automl_fit, "automl_meta.fit for the time budget",

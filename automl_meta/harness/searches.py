@@ -4,12 +4,25 @@ Each runs once up to the largest trial budget and reports the incumbent after ev
 (:func:`~automl_meta.harness.trials.incumbent_outcomes`). Objectives sample with
 :func:`automl_meta.space.suggest` and score by cross-validation on the training part.
 ``tpe_seconds`` is TPE under the wall-time budget of ``fit`` instead of a trial budget.
+
+``meta_sampler`` repeats ``warm_tpe`` when it provably makes the same trials: MetaSampler's
+default proposes the same ``WARM_START_N`` recommendations, then hands over to a seeded TPE
+(``n_startup_trials=5``, against the 10 of the TPE after ``warm_start``). The two searches
+ask the same trials when every trial up to the ``WARM_START_N``-th was an enqueued
+recommendation with every parameter taken from it, in its distribution, and, when the
+search went on past them, all of them succeeded: then neither TPE sampled anything before
+trial ``WARM_START_N + 1``, and from there both see the same history with at least as many
+completed trials as their startup count. :func:`repeats_warm_tpe` checks that on
+``warm_tpe``'s run, and that MetaSampler, warm_start and its guard are still the code this
+was reasoned about (:data:`CHECKED_SOURCE`); otherwise ``meta_sampler`` runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from automl_meta.harness.one_shot import warm_imports
@@ -26,6 +39,10 @@ from automl_meta.space import suggest
 
 WARM_START_N = 10  # configurations warm_start enqueues and MetaSampler proposes (defaults)
 MIN_TRIAL_SECONDS = 0.5  # a time-budgeted search starts no trial with less left
+# the fingerprint of MetaSampler, warm_start and _WarmStartGuard for which the reasoning of
+# the module docstring was checked: any change to them makes meta_sampler run again
+CHECKED_SOURCE = "2cd83fa749ceeadb"
+WARM_START_CLEAN = "warm_start_clean"  # outcome extra: warm_tpe's run is repeatable
 
 
 def run_optuna(context: RunContext, make_sampler: Callable[[], Any], n_trials: int,
@@ -98,12 +115,57 @@ def warm_tpe_search(context: RunContext) -> list[Outcome]:
     recommender = context.recommender
     metafeatures = context.metafeatures
 
+    studies: list[Any] = []
+
     def prepare(study: Any) -> None:
+        studies.append(study)
         warm_start(study, n=WARM_START_N, db=recommender, task=context.task,
                    metafeatures=metafeatures)
 
-    return _trial_budgets(context, lambda: optuna.samplers.TPESampler(seed=seed), prepare,
-                          uses_metafeatures=True)
+    trials, setup, aborted = run_optuna(context, lambda: optuna.samplers.TPESampler(seed=seed),
+                                        context.settings.largest_budget, prepare)
+    outcomes = incumbent_outcomes(context, trials, context.settings.budgets,
+                                  setup + context.metafeature_seconds, aborted)
+    clean = aborted is None and bool(studies) and _warm_start_clean(studies[0], len(trials))
+    for outcome in outcomes:
+        outcome.extra[WARM_START_CLEAN] = clean
+    return outcomes
+
+
+def repeats_warm_tpe(outcomes: Sequence[Outcome]) -> bool:
+    """Whether ``meta_sampler`` would make exactly the trials of this ``warm_tpe`` run (see
+    the module docstring)."""
+    return (source_fingerprint() == CHECKED_SOURCE and bool(outcomes)
+            and all(o.extra.get(WARM_START_CLEAN) is True for o in outcomes))
+
+
+def source_fingerprint() -> str:
+    """A hash of the source of MetaSampler, warm_start and its guard."""
+    from automl_meta.advice import _optuna
+
+    text = "".join(inspect.getsource(part) for part in (
+        _optuna.MetaSampler, _optuna.warm_start, _optuna._WarmStartGuard))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _warm_start_clean(study: Any, n_run: int) -> bool:
+    """Every trial up to the ``WARM_START_N``-th enqueued, all its parameters fixed and in
+    their distributions; all of them complete when the search went further."""
+    from optuna.trial import TrialState
+
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    if sum("fixed_params" in t.system_attrs for t in trials) != WARM_START_N:
+        return False  # a repeated recommendation: MetaSampler skips repeats its own way
+    head = trials[:min(n_run, WARM_START_N)]
+    for trial in head:
+        fixed = trial.system_attrs.get("fixed_params") or {}
+        if not fixed or not set(trial.params) <= set(fixed):
+            return False
+        for name, value in trial.params.items():
+            distribution = trial.distributions[name]
+            if not distribution._contains(distribution.to_internal_repr(value)):
+                return False  # Optuna keeps it, MetaSampler would ask its fallback
+    return n_run <= WARM_START_N or all(t.state == TrialState.COMPLETE for t in head)
 
 
 def meta_sampler_search(context: RunContext) -> list[Outcome]:

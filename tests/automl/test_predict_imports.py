@@ -27,6 +27,7 @@ import pytest
 
 from automl_meta.automl import FitResult, save_result
 from automl_meta.errors import ArtifactError
+from tests.automl._helpers import one_model_result
 
 PROBE = """
 import json, sys
@@ -62,14 +63,7 @@ def _linear_result(rows: int = 60) -> tuple[FitResult, pd.DataFrame]:
     model = build(config, dataset)  # as fit refits it: the classifier learns label codes
     model = model.set_params(model=LabelCodedClassifier(model.named_steps["model"]))
     model.fit(dataset.X, dataset.y)
-    board = pd.DataFrame({"algorithm": ["linear"], "params": [config["params"]],
-                          "status": ["ok"], "balanced_accuracy": [1.0], "fit_seconds": [0.1],
-                          "wall_seconds": [0.1]})
-    result = FitResult(model=model, leaderboard=board, study=None, best_config=config,
-                       best_score=1.0, task="classification", metric="balanced_accuracy",
-                       seconds=1.0, ensemble=[(config, 1.0)], dataset="toy", target="label",
-                       features=list(dataset.X.columns), categorical=list(dataset.categorical),
-                       n_rows=dataset.n_rows, budget=5.0)
+    result = one_model_result(model, config, dataset)
     return result, X
 
 

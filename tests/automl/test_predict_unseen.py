@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_meta.automl import FitResult, load_model, save_result
+from automl_meta.automl import load_model, save_result
 from automl_meta.errors import AutoMLMetaWarning
 from automl_meta.space._pipeline import unseen_categories
 from tests._support._skops_gadgets import _main
+from tests.automl._helpers import one_model_result
 
 COLOURS = ["red", "blue", "green"]
 CITIES = ["Oslo", "Lima", "Pune", "Kyiv"]
@@ -49,14 +50,7 @@ def _saved(directory: Path, algorithm: str = "linear", ensemble: bool = False) -
         other = build(_config("hist_gb"), dataset)
         model = WeightedEnsemble([model, other.fit(dataset.X, dataset.y)], [0.5, 0.5],
                                  "classification")
-    board = pd.DataFrame({"algorithm": [algorithm], "params": [config["params"]],
-                          "status": ["ok"], "balanced_accuracy": [1.0], "fit_seconds": [0.1],
-                          "wall_seconds": [0.1]})
-    result = FitResult(model=model, leaderboard=board, study=None, best_config=config,
-                       best_score=1.0, task="classification", metric="balanced_accuracy",
-                       seconds=1.0, ensemble=[(config, 1.0)], dataset="toy", target="label",
-                       features=list(dataset.X.columns), categorical=list(dataset.categorical),
-                       n_rows=dataset.n_rows, budget=5.0)
+    result = one_model_result(model, config, dataset)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         save_result(result, directory)

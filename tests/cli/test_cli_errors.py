@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from automl_meta import load_dataset
-from automl_meta.cli import main
 from automl_meta.cli._common import in_cli_terms
 from automl_meta.errors import DatasetError
+from tests.cli._helpers import run_main
 
 
 @pytest.fixture(autouse=True)
@@ -28,16 +27,6 @@ def unlabelled_csv(tmp_path: Path) -> Path:
     return path
 
 
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        args: list[str]) -> tuple[int, str]:
-    """``automl-meta ARGS`` through the installed entry point: (exit code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["automl-meta", *args])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as stopped:
-        main()
-    return int(stopped.value.code or 0), capsys.readouterr().err
-
-
 def _one_paragraph(err: str) -> str:
     text = err.strip()
     assert text.startswith("error: ") and text.count("error:") == 1, err
@@ -49,7 +38,7 @@ def _one_paragraph(err: str) -> str:
 def test_a_missing_target_names_the_target_option(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         unlabelled_csv: Path, command: str) -> None:
-    code, err = run(monkeypatch, capsys, [command, str(unlabelled_csv)])
+    code, err = run_main(monkeypatch, capsys, [command, str(unlabelled_csv)])
     message = _one_paragraph(err)
     assert code == 2
     assert "No target column given for 'plain'" in message
@@ -60,7 +49,7 @@ def test_a_missing_target_names_the_target_option(
 def test_an_unknown_target_names_the_target_option(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         unlabelled_csv: Path) -> None:
-    code, err = run(monkeypatch, capsys, ["fit", str(unlabelled_csv), "--target", "heigth"])
+    code, err = run_main(monkeypatch, capsys, ["fit", str(unlabelled_csv), "--target", "heigth"])
     message = _one_paragraph(err)
     assert code == 2 and "Did you mean: 'height'" in message
     assert "--target" in message and "target=" not in message
@@ -69,7 +58,7 @@ def test_an_unknown_target_names_the_target_option(
 def test_a_directory_points_to_the_commands_that_take_one(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> None:
-    code, err = run(monkeypatch, capsys, ["fit", str(tmp_path)])
+    code, err = run_main(monkeypatch, capsys, ["fit", str(tmp_path)])
     message = _one_paragraph(err)
     assert code == 2 and "is a directory; expected one data file" in message
     assert "`automl-meta db build DIR`" in message and "`automl-meta benchmark DIR`" in message
@@ -79,7 +68,7 @@ def test_a_directory_points_to_the_commands_that_take_one(
 def test_an_unknown_task_names_the_task_option(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         unlabelled_csv: Path) -> None:
-    code, err = run(monkeypatch, capsys, ["evaluate", str(unlabelled_csv), "--target",
+    code, err = run_main(monkeypatch, capsys, ["evaluate", str(unlabelled_csv), "--target",
                                           "height", "--task", "clasification"])
     message = _one_paragraph(err)
     assert code == 2 and "--task clasification is not a task we know" in message
@@ -89,7 +78,7 @@ def test_an_unknown_task_names_the_task_option(
 def test_an_unknown_protocol_names_the_protocol_option(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         unlabelled_csv: Path) -> None:
-    code, err = run(monkeypatch, capsys, ["evaluate", str(unlabelled_csv), "--target",
+    code, err = run_main(monkeypatch, capsys, ["evaluate", str(unlabelled_csv), "--target",
                                           "height", "--task", "regression", "--protocol", "cv1"])
     message = _one_paragraph(err)
     assert code == 2 and "--protocol cv1 is not a protocol we know" in message
@@ -102,7 +91,7 @@ def test_warnings_name_the_options_too(
     path = tmp_path / "twice.tsv"  # a feature named 'target' besides the label, as PMLB schizo
     path.write_text("a\ttarget\ttarget\n" + "".join(f"{i % 5}\t{i % 7}\t{i % 2}\n"
                                                  for i in range(30)))
-    code, err = run(monkeypatch, capsys, ["metafeatures", str(path), "--groups", "general",
+    code, err = run_main(monkeypatch, capsys, ["metafeatures", str(path), "--groups", "general",
                                           "--json"])
     text = " ".join(err.split())
     assert code == 0, err
@@ -137,7 +126,7 @@ def test_in_cli_terms_leaves_other_messages_alone() -> None:
 def test_a_bad_option_value_is_named_as_the_option(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         args: list[str], option: str) -> None:
-    code, err = run(monkeypatch, capsys, args)
+    code, err = run_main(monkeypatch, capsys, args)
     message = _one_paragraph(err)
     assert code == 2 and option in message
     name = option.split()[0].lstrip("-").replace("-", "_")

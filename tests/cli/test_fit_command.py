@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from automl_meta import FitProgress, MetaDB, load_model
-from automl_meta.cli import app, main
+from automl_meta.cli import app
+from tests.cli._helpers import run_main
 
 
 @pytest.fixture(autouse=True)
@@ -24,16 +24,6 @@ def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AUTOML_META_SHIPPED", str(tmp_path / "no-bundle"))
     monkeypatch.setenv("AUTOML_META_DB", str(tmp_path / "user.sqlite"))
     return tmp_path / "user.sqlite"
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-             args: list[str]) -> tuple[int, str]:
-    """Run the installed entry point ``automl-meta ARGS``; (exit code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["automl-meta", *args])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as stopped:
-        main()
-    return int(stopped.value.code or 0), capsys.readouterr().err
 
 
 # -- the command line: fit --json, report.md, predict, errors ----------------------------
