@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +85,44 @@ def serve(
     _lifecycle.note_kept("the server stopped; it keeps no state of its own")
     os.environ[_SERVE_PARENT] = str(os.getpid())
     # the import-string factory lets uvicorn start each worker process with its own app
-    uvicorn.run("automl_meta.cli.serve:_serving_app", factory=True, host=host,
-                port=port, workers=workers, access_log=access_log)
+    app_path = "automl_meta.cli.serve:_serving_app"
+    if workers == 1:  # uvicorn re-raises the stop signal it caught, which our handler sees
+        uvicorn.run(app_path, factory=True, host=host, port=port, access_log=access_log)
+        return
+    config = uvicorn.Config(app_path, factory=True, host=host, port=port, workers=workers,
+                            access_log=access_log)
+    supervisor = _supervisor_class()(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if supervisor.stopped_by is not None:  # as with one worker: exit 128 + the signal
+        raise _lifecycle.Interrupted(supervisor.stopped_by)
 
 
 _SERVE_PARENT = "AUTOML_META_SERVE_PARENT_PID"
+
+
+def _supervisor_class() -> type:
+    """uvicorn's ``Multiprocess``, subclassed when first needed (uvicorn is an extra)."""
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):  # type: ignore[misc]
+        """uvicorn's supervisor of worker processes, remembering the signal that stopped it
+        (uvicorn's own returns as if nothing had happened, and the command exited 0)."""
+
+        stopped_by: int | None = None
+
+        def handle_int(self) -> None:
+            self.stopped_by = signal.SIGINT
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            self.stopped_by = signal.SIGTERM
+            super().handle_term()
+
+        def handle_hup(self) -> None:  # uvicorn restarts its workers on SIGHUP; we stop
+            self.stopped_by = signal.SIGHUP
+            self.should_exit.set()
+
+    return Supervisor
 
 
 def _serving_app() -> Any:
