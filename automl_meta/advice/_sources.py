@@ -18,7 +18,6 @@ just another URL.
 from __future__ import annotations
 
 import abc
-import json
 import os
 import time
 import warnings
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -38,7 +36,6 @@ from automl_meta.config import as_db_url, user_db_url
 from automl_meta.data import Dataset, load_dataset
 from automl_meta.errors import ConfigurationError
 from automl_meta.metadb import MetaDB
-from automl_meta.metadb import _schema as s
 from automl_meta.metadb._record import record_dataset, record_evaluations
 from automl_meta.metafeatures import extract_metafeatures
 from automl_meta.metalearners import Recommendation
@@ -214,7 +211,7 @@ class LocalSource(KnowledgeSource):
         # registered first, so even a fit stopped before its first trial leaves the
         # dataset and its meta-features behind
         dataset_id = self._dataset_id(dataset, metafeatures)
-        return _scored_trials(self.store, dataset_id, protocol, metric, rows_used)
+        return self.store.scored_configs(dataset_id, protocol, metric, rows_used)
 
     def record_run(self, dataset: Dataset, metafeatures: Mapping[str, float] | None, *,
                    started: str, budget: float, best_config: dict[str, Any],
@@ -407,20 +404,3 @@ def recommend(
     for rec in recs:
         rec.details.setdefault("seconds", elapsed)
     return recs
-
-
-def _scored_trials(store: MetaDB, dataset_id: int, protocol: str, metric: str,
-                   rows_used: int) -> StoredTrials:
-    ev, cf = s.evaluation, s.config
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(cf.c.hash, ev.c.status, ev.c[metric], cf.c.algorithm, cf.c.params_json)
-            .join(cf, cf.c.id == ev.c.config_id)
-            .where(ev.c.dataset_id == dataset_id, ev.c.protocol == protocol,
-                   or_(ev.c.n_rows_used.is_(None), ev.c.n_rows_used == rows_used),
-                   ev.c.status.in_(["ok", "error"]))).all()
-    scores = {str(h): float(value) if status == "ok" else float("nan")
-              for h, status, value, _, _ in rows if status == "error" or value is not None}
-    configs = {str(h): {"algorithm": algorithm, "params": json.loads(params)}
-               for h, _, _, algorithm, params in rows if str(h) in scores}
-    return scores, configs

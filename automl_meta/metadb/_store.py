@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import create_engine, event, func, inspect, select
+from sqlalchemy import create_engine, event, func, inspect, or_, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -255,6 +255,28 @@ class MetaDB:
                                               best_config_id, best_score, n_trials, notes))
 
     # -- reading --------------------------------------------------------------------------
+    def scored_configs(self, dataset_id: int, protocol: str, metric: str, rows_used: int
+                       ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+        """What ``dataset_id`` holds under ``protocol`` on ``rows_used`` rows (or an
+        unrecorded row count): ``metric`` by configuration hash (NaN for a configuration
+        that failed with an error), and each of those configurations."""
+        ev, cf = s.evaluation, s.config
+        if metric not in s.METRIC_COLUMNS:
+            raise MetaDBError(f"{metric!r} is not a metric the meta-database stores; expected "
+                              f"one of {', '.join(s.METRIC_COLUMNS)}.")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(cf.c.hash, ev.c.status, ev.c[metric], cf.c.algorithm, cf.c.params_json)
+                .join(cf, cf.c.id == ev.c.config_id)
+                .where(ev.c.dataset_id == dataset_id, ev.c.protocol == protocol,
+                       or_(ev.c.n_rows_used.is_(None), ev.c.n_rows_used == rows_used),
+                       ev.c.status.in_(["ok", "error"]))).all()
+        scores = {str(h): float(value) if status == "ok" else float("nan")
+                  for h, status, value, _, _ in rows if status == "error" or value is not None}
+        configs = {str(h): {"algorithm": algorithm, "params": json.loads(params)}
+                   for h, _, _, algorithm, params in rows if str(h) in scores}
+        return scores, configs
+
     def done_cells(self, dataset_id: int, protocol: str) -> set[int]:
         """Configuration ids already evaluated on ``dataset_id`` under ``protocol``."""
         with self.engine.connect() as conn:
