@@ -145,7 +145,9 @@ def pooled_rows(out: Path, seeds: list[int], names: list[str]) -> list[dict[str,
 def _write_pooled_report(out: Path, rows: list[dict[str, Any]], summary: dict[str, Any],
                          seeds: list[int], command: str) -> None:
     from automl_meta.harness.report import write_report
+    from automl_meta.harness.versus import versus_tpe
 
+    summary["versus_tpe"] = versus_tpe(rows)  # the head-to-head records, in summary.json too
     settings = json.loads((out / f"seed-{seeds[0]}" / "settings.json").read_text())
     protocol = {**settings["protocol"], "seed": ", ".join(map(str, seeds))}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

@@ -2,7 +2,9 @@
 
 The run is resumable: ``results.jsonl`` in the output directory is appended line by line
 as each method finishes, and a rerun with the same protocol settings runs only what is not
-there yet. Then ``summary.json``, ``report.md`` and the plots are written from all results.
+there yet. A method that provably repeats another's search on a dataset is not run again
+(its rows are marked ``copy_of``; see :mod:`automl_meta.harness.methods`). Then
+``summary.json``, ``report.md`` and the plots are written from all results.
 ``jobs > 1`` runs datasets in parallel worker processes (joblib's loky); the datasets are
 loaded and the meta-learners fitted in the main process, so each fit serves the whole run.
 """
@@ -47,6 +49,7 @@ from automl_meta.harness.results import (
 from automl_meta.harness.settings import DEFAULT_BUDGETS, BenchmarkSettings
 from automl_meta.harness.summary import summarise
 from automl_meta.harness.trials import Outcome, RunContext
+from automl_meta.harness.versus import DEFAULT_PAIRS, versus_tpe
 
 SETTINGS_FILE = "settings.json"
 SUMMARY_FILE = "summary.json"
@@ -75,6 +78,7 @@ def run_benchmark(
     datasets: Sequence[str] | None = None,
     progress: bool = True,
     command: str | None = None,
+    pairs: Sequence[tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """Benchmark ``methods`` on the datasets of ``data_dir``; returns the summary.
 
@@ -96,6 +100,9 @@ def run_benchmark(
         datasets: only these dataset names of ``data_dir``.
         progress: show a progress bar with the time left.
         command: the command line, quoted in the report.
+        pairs: the (ours' budget, cold TPE's budget) pairs of the head-to-head records
+            besides the same budget (default
+            :data:`~automl_meta.harness.versus.DEFAULT_PAIRS`: 5 vs 20, 10 vs 50, 50 vs 50).
 
     Example:
         >>> run_benchmark("../shared/datasets/pmlb", "out", methods=["hgb_default", "tpe"],
@@ -116,7 +123,7 @@ def run_benchmark(
     units = plan(paths, settings, done_keys(results_path))
     if units:
         _execute(units, settings, results_path, jobs, progress)
-    return write_outputs(out, command=command)
+    return write_outputs(out, command=command, pairs=pairs)
 
 
 def select_datasets(data_dir: str | Path | Sequence[str | Path],
@@ -245,8 +252,10 @@ def result_row(prepared: PreparedDataset, method: str, outcome: Outcome,
     return row
 
 
-def write_outputs(out: str | Path, command: str | None = None) -> dict[str, Any]:
-    """``summary.json``, ``report.md`` and the plots from everything in ``results.jsonl``."""
+def write_outputs(out: str | Path, command: str | None = None,
+                  pairs: Sequence[tuple[int, int]] | None = None) -> dict[str, Any]:
+    """``summary.json``, ``report.md`` and the plots from everything in ``results.jsonl``
+    (``pairs``: as for :func:`run_benchmark`)."""
     out = Path(out)
     settings_file = out / SETTINGS_FILE
     if not settings_file.is_file():
@@ -255,6 +264,7 @@ def write_outputs(out: str | Path, command: str | None = None) -> dict[str, Any]
     saved = json.loads(settings_file.read_text())
     rows = list(latest(read_results(out / RESULTS_FILE)).values())
     summary = summarise(rows)
+    summary["versus_tpe"] = versus_tpe(rows, DEFAULT_PAIRS if pairs is None else pairs)
     summary["settings"] = saved
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1, default=str) + "\n")
     write_report(out, rows, summary, saved["protocol"], command or saved.get("command"))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from automl_meta.harness.methods import METHODS
+from automl_meta.harness.versus import versus_tpe
 
 CURVES_FILE = "score_vs_trials.png"
 RANKS_FILE = "ranks.png"
@@ -22,16 +23,22 @@ MAX_FAILURES_LISTED = 40
 def write_report(out: str | Path, rows: Sequence[Mapping[str, Any]],
                  summary: Mapping[str, Any], settings: Mapping[str, Any],
                  command: str | None = None, unit: str = "datasets") -> list[Path]:
-    """Write ``report.md`` and the plots into ``out``; returns the files written.
+    """Write ``report.md`` and the plots into ``out``; returns the files written (ours
+    against cold TPE from ``summary["versus_tpe"]``, else from ``rows`` at the default pairs).
 
     ``unit`` names what a row's ``dataset`` is (``"dataset splits"`` when one report pools
     several seeds of each dataset)."""
     out = Path(out)
+    if "versus_tpe" not in summary:
+        summary = {**summary, "versus_tpe": versus_tpe(rows)}
     plots, plot_note = _plots(out, summary)
     lines = _header(rows, summary, settings, command, unit)
     lines += _leaderboard(summary)
+    lines += _run_once(summary)
     lines += _by_trials(summary)
     lines += _head_to_head(summary)
+    lines += _versus_tpe(summary)
+    lines += _sample_efficiency(summary)
     lines += _time_budgets(rows)
     lines += _failures(rows)
     lines += ["## Plots", ""]
@@ -87,6 +94,68 @@ def _leaderboard(summary: Mapping[str, Any]) -> list[str]:
                      f"{e['skipped']} | {_f(e['mean_score'])} | {_f(e['mean_normalised'])} | "
                      f"{_f(e['mean_rank'], 2)} |")
     return [*lines, ""]
+
+
+def _run_once(summary: Mapping[str, Any]) -> list[str]:
+    """The methods whose rows repeat another's search instead of running it again."""
+    repeated = (summary.get("versus_tpe") or {}).get("copies") or {}
+    if not repeated:
+        return []
+    lines = ["## Searches run once", ""]
+    for method, info in sorted(repeated.items()):
+        where = ("every case" if info["cases"] == info["of_cases"]
+                 else f"{info['cases']} of its {info['of_cases']} cases, run itself on the rest")
+        lines.append(f"- {method}: same search as {info['of']}, not run twice (on {where}; "
+                     f"its rows there are {info['of']}'s, marked copy_of in results.jsonl).")
+    return [*lines, ""]
+
+
+def _versus_tpe(summary: Mapping[str, Any]) -> list[str]:
+    versus = summary.get("versus_tpe") or {}
+    records = versus.get("head_to_head") or []
+    if not records:
+        return []
+    baseline = versus.get("baseline", "tpe")
+    lines = [f"## Ours against cold {baseline}, per budget", "",
+             f"Cases where ours beat / tied / lost to cold {baseline} on the test score (a "
+             "failure loses to any score, skips are left out), at the same budget and at the "
+             "pairs asked for; 'wins when they differ' counts only the cases where the two "
+             "differ (the issue's bar: at least 60%).", "",
+             "| ours | against | cases | wins | ties | losses | wins when they differ |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in records:
+        share = "" if r["win_share"] is None else f"{r['win_share']:.0%} of {r['differing']}"
+        lines.append(f"| {r['entry']} | {r['against']} | {r['cases']} | {r['wins']} | "
+                     f"{r['ties']} | {r['losses']} | {share} |")
+    return [*lines, ""]
+
+
+def _sample_efficiency(summary: Mapping[str, Any]) -> list[str]:
+    versus = summary.get("versus_tpe") or {}
+    rows = versus.get("sample_efficiency") or []
+    if not rows:
+        return []
+    baseline = versus.get("baseline", "tpe")
+    lines = [f"## Trials cold {baseline} needs to match ours", "",
+             f"Per case, the fewest trials n (among the run's budgets) after which cold "
+             f"{baseline}'s incumbent scores at least as well on the test part as ours after "
+             "b; the median n over the cases, n / b, and the cases it never matches within "
+             "its largest budget (counted as > max).", "",
+             "| ours | b | cases | median n | n / b | never matched |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["median_beyond_largest"]:
+            median, ratio = f"> {r['largest_budget']}", f"> {r['largest_budget'] / r['budget']:g}"
+        else:
+            median, ratio = _n(r["median_trials"]), _n(r["ratio"], 2)
+        never = "" if r["never_share"] is None else f"{r['never_share']:.0%} ({r['never']})"
+        lines.append(f"| {r['entry']} | {r['budget']} | {r['cases']} | {median} | {ratio} | "
+                     f"{never} |")
+    return [*lines, ""]
+
+
+def _n(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
 
 def _by_trials(summary: Mapping[str, Any]) -> list[str]:

@@ -88,7 +88,8 @@ def score_table(rows: Iterable[Mapping[str, Any]],
 def summarise(rows: Iterable[Mapping[str, Any]],
               entries: Sequence[str] | None = None) -> dict[str, Any]:
     """Per entry: mean normalised score, mean rank, wins and ties against every other entry
-    (see the module docstring for how failures and skips count).
+    (see the module docstring for how failures and skips count). Ours against cold TPE case
+    by case is :func:`automl_meta.harness.versus.versus_tpe`.
 
     Example:
         >>> rows = [{"dataset": "d", "method": "tpe", "budget": 5, "kind": "trials",
@@ -127,6 +128,8 @@ def summarise(rows: Iterable[Mapping[str, Any]],
             "mean_score": _mean(taking_part.loc[ok, "score"]),
             "mean_normalised": _mean(taking_part["normalised"]),
             "mean_rank": _mean(taking_part["rank"]),
+            # rows repeating another method's search (copy_of), not run again
+            "copies": int(mine["copy_of"].notna().sum()) if "copy_of" in mine else 0,
             "wins": {}, "ties": {},
         }
     for a in labels:
