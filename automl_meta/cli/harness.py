@@ -17,13 +17,16 @@ def benchmark(
                                           "(CSV/TSV/Parquet/ARFF; the task from an index.csv "
                                           "beside them, else inferred)."),
     methods: str | None = typer.Option(None, "--methods", help="Comma-separated methods "
-                                       "(default: all but tpe_seconds): hgb_default, random, "
-                                       "tpe, tpe_seconds, flaml_zeroshot, flaml_automl, "
-                                       "recommend_top1, warm_tpe, meta_sampler, neural, fit."),
+                                       "(default: all but tpe_seconds and the AutoGluon "
+                                       "peers): hgb_default, random, tpe, tpe_seconds, "
+                                       "flaml_zeroshot, flaml_automl, autogluon, "
+                                       "autogluon_best (their own environment: "
+                                       "$AUTOML_META_AUTOGLUON_PYTHON), recommend_top1, "
+                                       "warm_tpe, meta_sampler, neural, fit."),
     budgets: str = typer.Option("1,5,10,20,50", "--budgets", help="Trial budgets of the "
                                 "search methods (one result per budget from one run)."),
-    seconds: float = typer.Option(30.0, "--seconds", help="Time budget of fit, flaml_automl "
-                                  "and tpe_seconds."),
+    seconds: float = typer.Option(30.0, "--seconds", help="Time budget of fit, flaml_automl, "
+                                  "the AutoGluon peers and tpe_seconds."),
     max_rows: int = typer.Option(5000, "--max-rows", help="Rows kept per dataset (seeded, "
                                  "stratified for classification)."),
     out: Path = typer.Option(Path("benchmark-results"), "--out", "-o", help="Output "

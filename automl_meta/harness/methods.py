@@ -4,7 +4,9 @@
 one run), ``seconds`` (one row at the wall-time budget) or ``once`` (one configuration, one
 row at budget 1). ``needs`` names the meta-learned advice a method uses (fitted without
 the evaluated dataset's family when the meta-database holds it); ``requires`` names the
-packages of a peer: when one is missing, the method is reported ``skipped``, never faked.
+packages of a peer: when one is missing, the method is reported ``skipped``, never faked;
+``available`` says the same of a peer that lives in an environment of its own (AutoGluon,
+see :mod:`automl_meta.harness.peers.autogluon`).
 
 Each distinct search runs once. A method with ``same_as`` names another whose search it
 repeats when ``same_if`` (given that method's outcomes on a dataset) says this run proves
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from automl_meta.errors import ConfigurationError, did_you_mean
 from automl_meta.harness import one_shot, searches
 from automl_meta.harness.advice import neural_unavailable
+from automl_meta.harness.peers import autogluon
 from automl_meta.harness.trials import Outcome, RunContext
 
 TRIALS, SECONDS, ONCE = "trials", "seconds", "once"
@@ -43,6 +46,7 @@ class Method:
     ours: bool = False
     same_as: str | None = None
     same_if: Callable[[Sequence[Outcome]], bool] | None = None
+    available: Callable[[], str | None] | None = None
 
     def repeats(self, outcomes: dict[str, list[Outcome]]) -> str | None:
         """The method whose outcomes (among ``outcomes``, by method) are provably this
@@ -60,6 +64,8 @@ class Method:
                     "pip install 'automl-meta[bench]'")
         if "neural" in self.needs:
             return neural_unavailable()
+        if self.available is not None:
+            return self.available()
         return None
 
 
@@ -75,6 +81,12 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "FLAML zero-shot LightGBM (flaml.default)", requires=("flaml", "lightgbm")),
     Method("flaml_automl", SECONDS, one_shot.flaml_automl, "FLAML AutoML for the time budget",
            requires=("flaml", "lightgbm")),
+    Method("autogluon", SECONDS, autogluon.autogluon_default,
+           "AutoGluon at its default presets for the time budget, on one CPU",
+           available=autogluon.unavailable),
+    Method("autogluon_best", SECONDS, autogluon.autogluon_best,
+           "AutoGluon presets='best_quality' for the time budget, on one CPU",
+           available=autogluon.unavailable),
     Method("recommend_top1", ONCE, one_shot.recommend_top1,
            "the first recommendation of automl_meta.recommend", _RECOMMENDER, ours=True),
     Method("warm_tpe", TRIALS, searches.warm_tpe_search,
@@ -86,8 +98,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("fit", SECONDS, one_shot.automl_fit, "automl_meta.fit for the time budget",
            _RECOMMENDER, ours=True),
 )}
-# what a benchmark runs when no methods are named (tpe_seconds is asked for by name)
-DEFAULT_METHODS = tuple(name for name in METHODS if name != "tpe_seconds")
+# what a benchmark runs when no methods are named (the others are asked for by name)
+BY_NAME_ONLY = frozenset({"tpe_seconds", "autogluon", "autogluon_best"})
+DEFAULT_METHODS = tuple(name for name in METHODS if name not in BY_NAME_ONLY)
 
 
 def check_methods(names: Iterable[str]) -> list[str]:

@@ -88,8 +88,8 @@ def flaml_automl(context: RunContext) -> list[Outcome]:
                            "params": _plain(automl.best_config)},
                 "cv_score": _flaml_validation_score(automl)}
 
-    result = run_in_child(work, time_limit=_hard_limit(settings.seconds))
-    return [_budget_outcome(context, result)]
+    result = run_in_child(work, time_limit=hard_limit(settings.seconds))
+    return [budget_outcome(context, result)]
 
 
 def automl_fit(context: RunContext) -> list[Outcome]:
@@ -112,8 +112,8 @@ def automl_fit(context: RunContext) -> list[Outcome]:
                 "trials": len(result.leaderboard),
                 "ensemble": len(result.ensemble), "fit_seconds": float(result.seconds)}
 
-    result = run_in_child(work, time_limit=_hard_limit(settings.seconds))
-    return [_budget_outcome(context, result)]
+    result = run_in_child(work, time_limit=hard_limit(settings.seconds))
+    return [budget_outcome(context, result)]
 
 
 def warm_imports() -> None:
@@ -129,14 +129,21 @@ def warm_imports() -> None:
             importlib.import_module(name)
 
 
-def _hard_limit(seconds: float) -> float:
+def hard_limit(seconds: float) -> float:
+    """When a time-budgeted method is stopped: three times its budget plus a minute."""
     return 3.0 * seconds + 60.0
 
 
 def _test_score(model: Any, context: RunContext) -> float:
+    return score_test_predictions(model.predict(context.prepared.test.X), context)
+
+
+def score_test_predictions(predictions: Any, context: RunContext) -> float:
+    """The benchmark's metric of ``predictions`` (labels or values, one per test row)
+    against the test part, as every peer is scored."""
     test = context.prepared.test
     metric = PRIMARY_METRIC[test.task]
-    predictions = np.asarray(model.predict(test.X))
+    predictions = np.asarray(predictions)
     truth = test.y.to_numpy()
     if test.task == "classification" and predictions.dtype != truth.dtype:
         # a peer may hand labels back as another type (1 for "1"): compare them as text
@@ -180,7 +187,9 @@ def _outcome(budget: int | str, result: dict[str, Any], trials: int | None = Non
                    trials=result.get("trials", trials), error=error)
 
 
-def _budget_outcome(context: RunContext, result: dict[str, Any]) -> Outcome:
+def budget_outcome(context: RunContext, result: dict[str, Any]) -> Outcome:
+    """The outcome of a time-budgeted method's ``result`` (as :func:`run_in_child` gives
+    it), with its budget and overrun."""
     settings = context.settings
     outcome = _outcome(settings.seconds_label, result)
     outcome.extra["budget_seconds"] = settings.seconds

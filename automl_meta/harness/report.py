@@ -200,8 +200,9 @@ def _time_budgets(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     if not timed:
         return []
     lines = ["## Time budgets", "",
-             "Wall time of the time-budgeted methods: for fit and flaml_automl the whole "
-             "call, their final refit on the training part included; for tpe_seconds the "
+             "Wall time of the time-budgeted methods: for fit, flaml_automl and the "
+             "AutoGluon peers the whole call, their final refit on the training part "
+             "included; for tpe_seconds the "
              "search alone (its incumbent is refitted for the test after the budget). Test "
              "scoring is never counted.", "",
              "| method | runs | budget (s) | mean (s) | max (s) | worst overrun |",
