@@ -40,19 +40,50 @@ def run_in_child(work: Callable[[], dict[str, Any]], time_limit: float) -> dict[
         _lifecycle.start_process(process)
     finally:
         sender.close()
+    peak = 0
     try:
-        if receiver.poll(time_limit):
-            try:
-                return receiver.recv()
-            except EOFError:
-                process.join(5)
-                return {"status": "error", "seconds": time.perf_counter() - started,
-                        "error": f"the process died with exit code {process.exitcode}"}
-        return {"status": "timeout", "seconds": time.perf_counter() - started,
-                "error": f"stopped after the hard limit of {time_limit:.0f} s"}
+        while True:  # the peak memory of the method's process tree, sampled as it runs
+            peak = max(peak, tree_rss(process.pid, {}))
+            left = time_limit - (time.perf_counter() - started)
+            if left <= 0:
+                return {"status": "timeout", "seconds": time.perf_counter() - started,
+                        "error": f"stopped after the hard limit of {time_limit:.0f} s",
+                        "peak_memory_mb": round(peak / 2**20, 1)}
+            if receiver.poll(min(SAMPLE_INTERVAL, left)):
+                break
+        try:
+            result = receiver.recv()
+        except EOFError:
+            process.join(5)
+            result = {"status": "error", "seconds": time.perf_counter() - started,
+                      "error": f"the process died with exit code {process.exitcode}"}
+        return {**result, "peak_memory_mb": round(peak / 2**20, 1)}
     finally:
         _stop(process)
         receiver.close()
+
+
+SAMPLE_INTERVAL = 0.2  # seconds between two samples of a method's memory
+
+
+def tree_rss(pid: int | None, tree: dict[int, Any]) -> int:
+    """The resident bytes of ``pid`` and its descendants now, remembering each process
+    seen in ``tree`` (to kill it later, even if it left the process group)."""
+    import psutil
+
+    if pid is None:
+        return 0
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for member in members:
+        with contextlib.suppress(psutil.Error):
+            total += member.memory_info().rss
+            tree.setdefault(member.pid, member)
+    return total
 
 
 def _child(conn: Any, work: Callable[[], dict[str, Any]], parent_pid: int) -> None:

@@ -194,7 +194,7 @@ def budget_outcome(context: RunContext, result: dict[str, Any]) -> Outcome:
     outcome = _outcome(settings.seconds_label, result)
     outcome.extra["budget_seconds"] = settings.seconds
     outcome.extra["overrun"] = round(outcome.seconds / settings.seconds - 1.0, 4)
-    for key in ("ensemble", "fit_seconds"):
+    for key in ("ensemble", "fit_seconds", "peak_memory_mb"):
         if key in result:
             outcome.extra[key] = result[key]
     return outcome

@@ -35,6 +35,7 @@ import pandas as pd
 
 from automl_meta._support import lifecycle as _lifecycle
 from automl_meta.harness import one_shot
+from automl_meta.harness._isolate import SAMPLE_INTERVAL, tree_rss
 from automl_meta.harness.trials import Outcome, RunContext
 
 PYTHON_ENV = "AUTOML_META_AUTOGLUON_PYTHON"
@@ -42,7 +43,6 @@ RUNNER = Path(__file__).with_name("autogluon_runner.py")
 PREDICTION = "prediction"  # the predictions file's column (as the runner writes it)
 LABEL = "__automl_meta_label__"
 DEFAULT_PRESETS, BEST_PRESETS = "medium_quality", "best_quality"
-SAMPLE_INTERVAL = 0.2  # seconds between two samples of the runner's memory
 CHECK_SECONDS = 180.0  # importing autogluon.tabular in a cold environment is slow
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -202,7 +202,7 @@ def _run_runner(python: str, request_path: Path, time_limit: float,
     timed_out = False
     try:
         while True:
-            peak = max(peak, _tree_rss(process.pid, tree))
+            peak = max(peak, tree_rss(process.pid, tree))
             try:
                 process.wait(timeout=SAMPLE_INTERVAL)
                 break
@@ -217,24 +217,6 @@ def _run_runner(python: str, request_path: Path, time_limit: float,
     wall = time.perf_counter() - started
     return {"result": _read_result(folder, process.returncode, timed_out, time_limit, wall),
             "peak_memory_mb": round(peak / 2**20, 1), "wall_seconds": wall}
-
-
-def _tree_rss(pid: int, tree: dict[int, Any]) -> int:
-    """The resident bytes of ``pid`` and its descendants now, remembering each process
-    seen in ``tree`` (to kill it later, even if it left the process group)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        members = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for member in members:
-        with contextlib.suppress(psutil.Error):
-            total += member.memory_info().rss
-            tree.setdefault(member.pid, member)
-    return total
 
 
 def _kill_tree(process: subprocess.Popen[bytes], tree: dict[int, Any]) -> None:
