@@ -68,16 +68,22 @@ def _refit_seconds(evaluation_: Any, data: Dataset, search_data: Dataset) -> flo
 def _refit(members: list[dict[str, Any]], weights: list[float], data: Dataset,
            deadline: float, random_state: int,
            fallbacks: list[tuple[dict[str, Any], float]],
-           budget: float) -> tuple[Any, list[tuple[dict[str, Any], float]]]:
-    """Refit the chosen members on all rows before the deadline. If none makes it, the
-    next best configurations ``(config, expected refit seconds)`` are tried within the 10%
-    tolerance of the budget, skipping those that would not finish in the time left (so a
-    tight budget still ends with the best model that fits in it)."""
+           budget: float, search_data: Dataset | None = None,
+           expected: list[float] | None = None) -> tuple[Any, list[tuple[dict[str, Any], float]]]:
+    """Refit the chosen members on all rows before the deadline (a member whose
+    ``expected`` refit seconds are over twice the time left is not started). If none makes
+    it, the next best configurations ``(config, expected refit seconds)`` are tried within
+    the 10% tolerance of the budget, skipping those that would not finish in the time left
+    (so a tight budget still ends with the best model that fits in it); and if none of those
+    does either, the best member is fitted on ``search_data``, the rows the search used,
+    which is quick because each of its trials did as much several times over."""
     fitted, used = [], []
-    for config, weight in zip(members, weights, strict=True):
+    for index, (config, weight) in enumerate(zip(members, weights, strict=True)):
         remaining = deadline - time.perf_counter()
         if remaining <= 0.2 and fitted:
             break
+        if expected is not None and expected[index] > 2.0 * max(remaining, 0.0):
+            continue
         model = _fit_on_all_rows(config, data, max(remaining, 1.0), random_state)
         if model is not None:
             fitted.append(model)
@@ -96,6 +102,16 @@ def _refit(members: list[dict[str, Any]], weights: list[float], data: Dataset,
             fitted.append(model)
             used.append((config, 1.0))
             break
+    if not fitted and search_data is not None and search_data.n_rows < data.n_rows:
+        remaining = max(deadline + 0.09 * budget - time.perf_counter(), 2.0)
+        model = _fit_on_all_rows(members[0], search_data, remaining, random_state)
+        if model is not None:
+            warnings.warn(f"Refitting {members[0]['algorithm']} on all {data.n_rows:,} rows "
+                          "would not finish within the budget; the model was fitted on the "
+                          f"{search_data.n_rows:,} rows the search used instead. Give a larger "
+                          "budget for a model of all rows.", AutoMLMetaWarning, stacklevel=5)
+            fitted.append(model)
+            used.append((members[0], 1.0))
     if not fitted:
         raise AutoMLMetaError(f"The final refit of {members[0]['algorithm']} on all of "
                               f"{data.name} failed or ran out of budget; give a larger budget.")
@@ -134,11 +150,14 @@ def refit_best(ok: list[Any], data: Dataset, search_data: Dataset, metric: str, 
     members, weights, chosen_score = _choose_model(ok, search_data, metric, sign,
                                                    allow_ensemble)
     fallbacks = [(e.config, _refit_seconds(e, data, search_data)) for e in ok[1:]]
+    by_config = {id(e.config): _refit_seconds(e, data, search_data) for e in ok}
+    expected = [by_config.get(id(config), 0.0) for config in members]
     chosen = time.perf_counter()
     times["ensemble"] = chosen - started
     try:
         model, used = _refit(members, weights, data, deadline, random_state,
-                             fallbacks=fallbacks, budget=budget)
+                             fallbacks=fallbacks, budget=budget, search_data=search_data,
+                             expected=expected)
     finally:
         times["refit"] = time.perf_counter() - chosen
     best_config, best_score = _describe_refit(ok, members, used, metric, sign, chosen_score)

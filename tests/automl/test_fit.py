@@ -164,6 +164,33 @@ def test_when_the_refit_runs_out_of_time_a_fallback_that_fits_in_the_time_left_i
                       fallbacks=fallbacks[:1], budget=10.0)
 
 
+def test_when_no_refit_on_all_rows_fits_the_best_is_fitted_on_the_search_rows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import automl_meta.automl._refit as automl
+    from automl_meta import load_dataset
+    from automl_meta.space import default_config
+
+    data = load_dataset("sklearn:breast_cancer")
+    search_data = data.subsample(100, random_state=0)
+    tried: list[tuple[str, int]] = []
+
+    def refit(config: dict[str, Any], rows: Any, time_limit: float, seed: int) -> Any:
+        tried.append((config["algorithm"], rows.n_rows))
+        return None if rows.n_rows == data.n_rows else f"model on {rows.n_rows} rows"
+
+    monkeypatch.setattr(automl, "_fit_on_all_rows", refit)
+    deadline = time.perf_counter() + 5.0
+    n = search_data.n_rows
+    with pytest.warns(AutoMLMetaWarning, match=f"fitted on the {n} rows the search used"):
+        model, used = automl._refit(
+            [default_config("extra_trees")], [1.0], data, deadline, 0,
+            fallbacks=[(default_config("linear"), 0.01)], budget=10.0,
+            search_data=search_data, expected=[60.0])
+    # the best is not started (60 s expected, 5 s left); the fallback fails on all rows
+    assert tried == [("linear", data.n_rows), ("extra_trees", n)]
+    assert model == f"model on {n} rows" and used == [(default_config("extra_trees"), 1.0)]
+
+
 def assert_progress_tells_the_story(seen: list[FitProgress], result: Any,
                                     budget: float) -> None:
     order = ["prepare", "search", "refit", "record", "done"]
