@@ -185,8 +185,8 @@ def _head_to_head(summary: Mapping[str, Any]) -> list[str]:
     if len(labels) < 2:
         return []
     lines = ["## Head to head", "",
-             "Datasets where the row's entry beat the column's (each method at its largest "
-             "budget; ties not counted).", "",
+             "Cases (a dataset, or a dataset and split) where the row's entry beat the "
+             "column's (each method at its largest budget; ties not counted).", "",
              "| wins of row over column | " + " | ".join(labels) + " |",
              "|---|" + "---:|" * len(labels)]
     for a in labels:
