@@ -18,7 +18,12 @@ the best configuration of the grid was found). Methods:
   on the trials so far (``neural/no-ft``: the same learner without the gradient fine-tuning,
   the GP conditioning only; ``neural/no-memory``: the network's mean alone);
 - ``knn+neural`` (with ``--knn-warm-neural W``): ``KNNLearner``'s top W, then the neural
-  learner (what ``MetaSampler(strategy="neural", recommendations=...)`` does).
+  learner (what ``MetaSampler(strategy="neural", recommendations=...)`` does);
+- ``transfer`` (in ``--methods``): ``automl_meta.advice._transfer.TransferSampler`` with the
+  same kNN learner, its warm start the same top 5 as ``knn+tpe``, then the past datasets as
+  calibrated experts reweighted by the study's trials (issue #22); run through Optuna with
+  the same snapping as TPE, seeded like it (its perturbation candidates are random) and
+  averaged over the same seeds. With it the report adds the issue's head-to-head pairs.
 
 TPE starts after 5 random trials (``n_startup_trials=5``, as ``MetaSampler``'s fallback)
 and both TPE methods are averaged over ``--tpe-seeds`` seeds. To keep it affordable the
@@ -34,6 +39,8 @@ Run from the project root::
     python benchmarks/neural.py                           # the shipped meta_db/ bundle
     python benchmarks/neural.py --plot benchmarks/neural_regret.png  # and the curves
     python benchmarks/neural.py --db /tmp/metadb.sqlite   # a meta-db store (copy it first)
+    python benchmarks/neural.py --skip-speed --skip-neural --trials 50 \
+        --checkpoints 5 10 25 50 --methods tpe knn+tpe transfer  # issue #22's comparison
 
 Bars: mean regret at 5, 10 and 25 trials below every peer's; meta-training < 600 s; one
 fine-tune-and-propose step with 50 observations < 200 ms.
@@ -93,6 +100,17 @@ def tpe_search(task: str, configs: list[dict[str, Any]], encoded: np.ndarray,
                warm: list[int] | None = None) -> list[int]:
     """Grid indices TPE picks (after the ``warm`` ones), snapping as the docstring says."""
     import optuna
+
+    return sampler_search(optuna.samplers.TPESampler(seed=seed, n_startup_trials=N_STARTUP),
+                          task, configs, encoded, values, n_trials, warm)
+
+
+def sampler_search(sampler: Any, task: str, configs: list[dict[str, Any]],
+                   encoded: np.ndarray, values: np.ndarray, n_trials: int,
+                   warm: list[int] | None = None) -> list[int]:
+    """Grid indices an Optuna ``sampler`` picks (after the ``warm`` ones, added as completed
+    trials), each sampled configuration snapped as the docstring says."""
+    import optuna
     from optuna.distributions import CategoricalDistribution
     from optuna.trial import TrialState, create_trial
 
@@ -100,8 +118,7 @@ def tpe_search(task: str, configs: list[dict[str, Any]], encoded: np.ndarray,
     from automl_meta.space import algorithms, config_to_trial_params, get_algorithm, suggest
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=N_STARTUP))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     names = algorithms(task)
 
     def record(index: int) -> None:
@@ -132,6 +149,18 @@ def tpe_search(task: str, configs: list[dict[str, Any]], encoded: np.ndarray,
     return picks
 
 
+def transfer_search(knn: Any, metafeatures: pd.Series, task: str,
+                    configs: list[dict[str, Any]], encoded: np.ndarray, values: np.ndarray,
+                    n_trials: int, seed: int, warm: list[dict[str, Any]],
+                    options: dict[str, Any] | None = None) -> list[int]:
+    """Grid indices ``TransferSampler`` picks, warm-started by ``warm`` (kNN's top 5)."""
+    from automl_meta.advice._transfer import TransferSampler
+
+    sampler = TransferSampler(metafeatures, task=task, learner=knn, recommendations=warm,
+                              n_warm=len(warm), seed=seed, **(options or {}))
+    return sampler_search(sampler, task, configs, encoded, values, n_trials)
+
+
 def neural_search(learner: Any, metafeatures: pd.Series, task: str,
                   configs: list[dict[str, Any]], values: np.ndarray, n_trials: int,
                   by_hash: dict[str, int], warm: list[int] | None = None) -> list[int]:
@@ -152,6 +181,8 @@ def neural_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, Any]]:
+    import json
+
     from sklearn.model_selection import GroupKFold
 
     from automl_meta.metalearners import KNNLearner
@@ -171,7 +202,8 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
         fold_families = set(families[test])
         train = knowledge.without(families=fold_families)
         started = time.perf_counter()
-        learner = NeuralLearner(**neural_params(args), progress=False).fit(train)
+        learner = (None if args.skip_neural else
+                   NeuralLearner(**neural_params(args), progress=False).fit(train))
         fit_seconds.append(time.perf_counter() - started)
         knn_by_family: dict[str, Any] = {}
         for position in test:
@@ -202,7 +234,12 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
                 curves["knn+tpe"] = list(np.mean([curve(values, tpe_search(
                     task, configs, encoded, values, n, seed, warm[:KNN_WARM]), n)
                     for seed in range(args.tpe_seeds)], axis=0))
-            if task in learner.tasks:
+            if "transfer" in args.methods:
+                curves["transfer"] = list(np.mean([curve(values, transfer_search(
+                    knn_by_family[family], mf, task, configs, encoded, values, n, seed,
+                    [configs[i] for i in warm[:KNN_WARM]], json.loads(args.transfer)), n)
+                    for seed in range(args.tpe_seeds)], axis=0))
+            if learner is not None and task in learner.tasks:
                 # the learner's kNN memory, like the kNN peer, knows every family but this one
                 learner._memory = knn_by_family[family]
                 curves["neural"] = curve(values, neural_search(
@@ -225,7 +262,8 @@ def simulate(knowledge: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, di
             if args.verbose:
                 print(base["dataset"], {m: round(r[min(n, 10) - 1], 3)
                                         for m, r in curves.items()}, flush=True)
-    return pd.DataFrame(rows), {"fold_fit_seconds": fit_seconds, "folds": n_folds}
+    return pd.DataFrame(rows), {"fold_fit_seconds": fit_seconds, "folds": n_folds,
+                                "neural": not args.skip_neural}
 
 
 def speed(knowledge: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -261,8 +299,44 @@ def speed(knowledge: Any, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# the issue's pairs (#22): (ours after, peer, peer after)
+TRANSFER_PAIRS = ((5, "tpe", 20), (10, "tpe", 50), (50, "tpe", 50), (5, "knn+tpe", 5),
+                  (10, "knn+tpe", 10), (25, "knn+tpe", 25), (50, "knn+tpe", 50))
+
+
+def head_to_head(results: pd.DataFrame, ours: str, after: int, peer: str,
+                 peer_after: int) -> tuple[int, int, int] | None:
+    """Datasets where ``ours`` after ``after`` trials has lower / equal / higher regret than
+    ``peer`` after ``peer_after`` (wins, ties, losses); ``None`` when not measured."""
+    mine, theirs = f"regret@{after}", f"regret@{peer_after}"
+    if mine not in results.columns or theirs not in results.columns:
+        return None
+    a = results[results["method"] == ours].set_index("dataset")[mine]
+    b = results[results["method"] == peer].set_index("dataset")[theirs]
+    a, b = a.align(b, join="inner")
+    if not len(a):
+        return None
+    return (int((a < b - 1e-12).sum()), int(((a - b).abs() <= 1e-12).sum()),
+            int((a > b + 1e-12).sum()))
+
+
+def transfer_lines(results: pd.DataFrame) -> list[str]:
+    lines = ["", "transfer head to head, datasets (wins / ties / losses; share of wins "
+             "among the datasets where the two differ; issue #22's bar: >= 60%):", "",
+             "| pair | wins | ties | losses | wins among differing |", "|---|---:|---:|---:|---:|"]
+    for after, peer, peer_after in TRANSFER_PAIRS:
+        counts = head_to_head(results, "transfer", after, peer, peer_after)
+        if counts is None:
+            continue
+        wins, ties, losses = counts
+        share = f"{wins / (wins + losses):.0%}" if wins + losses else "n/a"
+        lines.append(f"| transfer@{after} vs {peer}@{peer_after} | {wins} | {ties} | "
+                     f"{losses} | {share} |")
+    return lines
+
+
 def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] | None,
-           knowledge: Any) -> str:
+           knowledge: Any, checkpoints: tuple[int, ...] = CHECKPOINTS) -> str:
     import torch
 
     from automl_meta.space.torch_mlp import resolve_device
@@ -273,13 +347,14 @@ def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] 
              f"{sum(len(m.datasets) for m in knowledge.matrices.values())} evaluated datasets "
              f"({', '.join(f'{t}: {len(m.datasets)}' for t, m in knowledge.matrices.items())})."]
     if len(results):
-        columns = [f"regret@{c}" for c in CHECKPOINTS if f"regret@{c}" in results.columns]
+        columns = [f"regret@{c}" for c in checkpoints if f"regret@{c}" in results.columns]
         summary = results.groupby("method")[columns].agg(["mean", "sem"])
-        order = ["neural", "neural/no-ft", "neural/no-memory", "knn+neural", "knn+tpe", "tpe",
-                 "random"]
+        order = ["transfer", "neural", "neural/no-ft", "neural/no-memory", "knn+neural",
+                 "knn+tpe", "tpe", "random"]
+        training = (f"meta-training {statistics.mean(extra['fold_fit_seconds']):.0f} s per "
+                    "fold" if extra.get("neural", True) else "no neural learner")
         lines += ["", f"Simulated search, {results['dataset'].nunique()} held-out datasets, "
-                  f"{extra['folds']}-fold grouped by family (meta-training "
-                  f"{statistics.mean(extra['fold_fit_seconds']):.0f} s per fold); mean "
+                  f"{extra['folds']}-fold grouped by family ({training}); mean "
                   "normalised regret (± s.e.m.), lower is better:", "",
                   "| method | " + " | ".join(f"after {c[7:]}" for c in columns) + " |",
                   "|---|" + "---:|" * len(columns)]
@@ -300,6 +375,8 @@ def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] 
                          for p in ("random", "tpe", "knn+tpe") if p in means.index)
             lines.append(f"- regret bar (neural below every peer at every checkpoint): "
                          f"**{'pass' if beaten else 'FAIL'}**")
+        if "transfer" in results["method"].unique():
+            lines += transfer_lines(results)
     if timing:
         lines += ["", f"Speed: meta-training on the whole meta-db {timing['fit_seconds']:.1f} s "
                   f"(training loops {timing['train_seconds']}, steps {timing['steps']}; bar "
@@ -311,7 +388,8 @@ def report(results: pd.DataFrame, extra: dict[str, Any], timing: dict[str, Any] 
     return "\n".join(lines)
 
 
-def plot_curves(results: pd.DataFrame, path: str) -> None:
+def plot_curves(results: pd.DataFrame, path: str,
+                checkpoints: tuple[int, ...] = CHECKPOINTS) -> None:
     """Mean normalised regret after each trial, one line per method (log scale)."""
     import matplotlib
 
@@ -328,7 +406,7 @@ def plot_curves(results: pd.DataFrame, path: str) -> None:
                   linewidth=2.5 if bold else 1.2, color="black" if bold else None)
     axes.set(yscale="log", xlabel="trials", ylabel="mean normalised regret (log)",
              title=f"Simulated search, {results['dataset'].nunique()} held-out datasets")
-    for checkpoint in CHECKPOINTS:
+    for checkpoint in checkpoints:
         axes.axvline(checkpoint, color="grey", linewidth=0.5, linestyle=":")
     axes.legend(fontsize=8)
     figure.tight_layout()
@@ -349,7 +427,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--neural", default="{}",
                         help='other NeuralLearner parameters as JSON, e.g. \'{"hidden": 128}\'')
     parser.add_argument("--methods", nargs="+", default=["tpe", "knn+tpe"],
-                        help="peers to run besides random and neural (tpe, knn+tpe)")
+                        help="peers to run besides random and neural (tpe, knn+tpe, "
+                             "transfer)")
+    parser.add_argument("--transfer", default="{}",
+                        help='other TransferSampler parameters as JSON, e.g. \'{"n_local": 16}\'')
+    parser.add_argument("--checkpoints", nargs="+", type=int, default=list(CHECKPOINTS),
+                        help="trials after which the report gives the mean regret")
+    parser.add_argument("--skip-neural", action="store_true",
+                        help="no neural learner (no meta-training): the other methods only")
     parser.add_argument("--knn-warm-neural", type=int, default=0, metavar="W",
                         help="also run knn+neural: the kNN learner's top W, then neural")
     parser.add_argument("--max-datasets", type=int, default=0)
@@ -365,9 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out and len(results):
         results.to_csv(args.out, index=False)
     if args.plot and len(results):
-        plot_curves(results, args.plot)
+        plot_curves(results, args.plot, tuple(args.checkpoints))
     timing = None if args.skip_speed else speed(knowledge, args)
-    print(report(results, extra, timing, knowledge))
+    print(report(results, extra, timing, knowledge, tuple(args.checkpoints)))
     return 0
 
 

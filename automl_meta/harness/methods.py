@@ -15,6 +15,11 @@ rows, each marked ``copy_of`` in ``results.jsonl``, the summary and the report (
 search as warm_tpe, not run twice"). When the proof fails, or the other method is not run
 in the same pass, the method runs itself. ``meta_sampler`` is ``warm_tpe`` in this sense
 under MetaSampler's current default (see :mod:`automl_meta.harness.searches`).
+
+``baseline`` names the cold search one of ours is held against in the head-to-head records
+(:mod:`automl_meta.harness.versus`; default: cold ``tpe`` over the whole space):
+``lgbm_warm_tpe`` against ``lgbm_tpe``, the same TPE over the same LightGBM distributions
+without the warm start.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Method:
     same_as: str | None = None
     same_if: Callable[[Sequence[Outcome]], bool] | None = None
     available: Callable[[], str | None] | None = None
+    baseline: str | None = None
 
     def repeats(self, outcomes: dict[str, list[Outcome]]) -> str | None:
         """The method whose outcomes (among ``outcomes``, by method) are provably this
@@ -97,9 +103,15 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "the neural meta-learner proposing every trial", frozenset({"neural"}), ours=True),
     Method("fit", SECONDS, one_shot.automl_fit, "automl_meta.fit for the time budget",
            _RECOMMENDER, ours=True),
+    Method("lgbm_tpe", TRIALS, searches.lgbm_tpe_search,
+           "cold Optuna TPE over LightGBM alone, under its own parameter names"),
+    Method("lgbm_warm_tpe", TRIALS, searches.lgbm_warm_tpe_search,
+           "automl_meta.warm_start(algorithm='lightgbm'), then Optuna TPE over LightGBM alone",
+           _RECOMMENDER, ours=True, baseline="lgbm_tpe"),
 )}
 # what a benchmark runs when no methods are named (the others are asked for by name)
-BY_NAME_ONLY = frozenset({"tpe_seconds", "autogluon", "autogluon_best"})
+BY_NAME_ONLY = frozenset({"tpe_seconds", "autogluon", "autogluon_best", "lgbm_tpe",
+                          "lgbm_warm_tpe"})
 DEFAULT_METHODS = tuple(name for name in METHODS if name not in BY_NAME_ONLY)
 
 

@@ -120,7 +120,7 @@ def _versus_tpe(summary: Mapping[str, Any]) -> list[str]:
              f"Cases where ours beat / tied / lost to cold {baseline} on the test score (a "
              "failure loses to any score, skips are left out), at the same budget and at the "
              "pairs asked for; 'wins when they differ' counts only the cases where the two "
-             "differ (the issue's bar: at least 60%).", "",
+             "differ (the issue's bar: at least 60%)." + _own_baselines(versus), "",
              "| ours | against | cases | wins | ties | losses | wins when they differ |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in records:
@@ -140,7 +140,7 @@ def _sample_efficiency(summary: Mapping[str, Any]) -> list[str]:
              f"Per case, the fewest trials n (among the run's budgets) after which cold "
              f"{baseline}'s incumbent scores at least as well on the test part as ours after "
              "b; the median n over the cases, n / b, and the cases it never matches within "
-             "its largest budget (counted as > max).", "",
+             "its largest budget (counted as > max)." + _own_baselines(versus), "",
              "| ours | b | cases | median n | n / b | never matched |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -152,6 +152,16 @@ def _sample_efficiency(summary: Mapping[str, Any]) -> list[str]:
         lines.append(f"| {r['entry']} | {r['budget']} | {r['cases']} | {median} | {ratio} | "
                      f"{never} |")
     return [*lines, ""]
+
+
+def _own_baselines(versus: Mapping[str, Any]) -> str:
+    """The sentence naming the methods held against a cold search of their own."""
+    own = versus.get("own_baselines") or {}
+    if not own:
+        return ""
+    return " " + "; ".join(f"{method} is held against cold {against} instead (the same "
+                           "search space without the warm start)"
+                           for method, against in sorted(own.items())) + "."
 
 
 def _n(value: float | None, digits: int = 1) -> str:

@@ -5,6 +5,17 @@ Each runs once up to the largest trial budget and reports the incumbent after ev
 :func:`automl_meta.space.suggest` and score by cross-validation on the training part.
 ``tpe_seconds`` is TPE under the wall-time budget of ``fit`` instead of a trial budget.
 
+``lgbm_tpe`` and ``lgbm_warm_tpe`` search LightGBM alone, the way a user's own Optuna
+objective does, under LightGBM's own parameter names (:func:`suggest_lightgbm`: the
+distributions of the space's ``lightgbm`` algorithm, the names and bounds
+``MetaSampler(..., algorithm="lightgbm")`` and ``warm_start(..., algorithm="lightgbm")``
+enqueue). ``lgbm_warm_tpe`` first enqueues ``warm_start``'s LightGBM recommendations from
+the held-out recommender. Each trial's keywords are turned back into an automl-meta
+configuration (:func:`config_from_native`) and cross-validated like every other method's,
+so the scores compare. LightGBM is registered in the space only while they run
+(:func:`lightgbm_registered`): left registered, it would join the space ``tpe`` and the
+meta-learners see for the rest of the process.
+
 ``meta_sampler`` repeats ``warm_tpe`` when it provably makes the same trials: MetaSampler's
 default proposes the same ``WARM_START_N`` recommendations, then hands over to a seeded TPE
 (``n_startup_trials=5``, against the 10 of the TPE after ``warm_start``). The two searches
@@ -19,12 +30,16 @@ was reasoned about (:data:`CHECKED_SOURCE`); otherwise ``meta_sampler`` runs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from automl_meta.errors import ConfigurationError
 from automl_meta.harness.one_shot import warm_imports
 from automl_meta.harness.trials import (
     Outcome,
@@ -35,7 +50,8 @@ from automl_meta.harness.trials import (
     timed_cross_validation,
     trial_from,
 )
-from automl_meta.space import suggest
+from automl_meta.space import REGISTRY, register_boosting, suggest
+from automl_meta.space._params import suggest_value
 
 WARM_START_N = 10  # configurations warm_start enqueues and MetaSampler proposes (defaults)
 MIN_TRIAL_SECONDS = 0.5  # a time-budgeted search starts no trial with less left
@@ -43,16 +59,24 @@ MIN_TRIAL_SECONDS = 0.5  # a time-budgeted search starts no trial with less left
 # the module docstring was checked: any change to them makes meta_sampler run again
 CHECKED_SOURCE = "2cd83fa749ceeadb"
 WARM_START_CLEAN = "warm_start_clean"  # outcome extra: warm_tpe's run is repeatable
+NATIVE_ALGORITHM = "lightgbm"  # the algorithm lgbm_tpe and lgbm_warm_tpe search alone
+# outcome extras of lgbm_warm_tpe: how many configurations warm_start enqueued, and whether
+# they were only LightGBM's default (the knowledge held no evaluated LightGBM configuration)
+WARM_STARTED = "warm_started"
+WARM_START_DEFAULT = "warm_start_default"
 
 
 def run_optuna(context: RunContext, make_sampler: Callable[[], Any], n_trials: int,
                prepare: Callable[[Any], None] | None = None,
-               deadline: float | None = None) -> tuple[list[Trial], float, str | None]:
+               deadline: float | None = None,
+               sample: Callable[[Any], dict[str, Any]] | None = None,
+               ) -> tuple[list[Trial], float, str | None]:
     """Ask-and-tell an Optuna study for ``n_trials`` (or until ``deadline``).
 
-    Returns the trials, the seconds spent before the first trial (sampler, warm start) and
-    the error that stopped the search early, if one did. A failed evaluation is told as a
-    failed trial and the search goes on.
+    ``sample`` turns a trial into the configuration to evaluate (default:
+    :func:`automl_meta.space.suggest` over the whole space). Returns the trials, the seconds
+    spent before the first trial (sampler, warm start) and the error that stopped the search
+    early, if one did. A failed evaluation is told as a failed trial and the search goes on.
     """
     import optuna
 
@@ -75,7 +99,8 @@ def run_optuna(context: RunContext, make_sampler: Callable[[], Any], n_trials: i
         began = time.perf_counter()
         try:
             trial = study.ask()
-            config = suggest(trial, context.task)
+            config = (suggest(trial, context.task) if sample is None
+                      else sample(trial))
             evaluation, took = timed_cross_validation(context, config, time_limit,
                                                       cached=deadline is None)
             if evaluation.ok and evaluation.score == evaluation.score:
@@ -243,3 +268,138 @@ def _trial_budgets(context: RunContext, make_sampler: Callable[[], Any],
 
 def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()[:2000]
+
+
+@contextlib.contextmanager
+def lightgbm_registered() -> Iterator[None]:
+    """LightGBM in this process's space while the block runs, the space as it was after.
+
+    The search registers it in whichever process runs it (the benchmark's own, or the joblib
+    worker of ``--jobs``), as the meta-db builder does in its workers; the evaluation's
+    forked workers need no registry, they receive the built pipeline.
+    """
+    saved = dict(REGISTRY)
+    register_boosting([NATIVE_ALGORITHM])
+    try:
+        yield
+    finally:
+        REGISTRY.clear()
+        REGISTRY.update(saved)
+
+
+def lightgbm_distributions(task: str) -> dict[str, Any]:
+    """The Optuna distribution of each LightGBM parameter a search samples, by LightGBM's
+    own name: those of the space's ``lightgbm`` algorithm (its names are
+    ``LGBMClassifier``'s keywords), the ones ``warm_start(..., algorithm="lightgbm")``
+    enqueues values of. ``subsample_freq`` is not sampled: it follows ``subsample``."""
+    from automl_meta.advice._native import native_algorithm
+
+    algorithm = native_algorithm(NATIVE_ALGORITHM, task)
+    return {param.name: param.distribution for param in algorithm.params}
+
+
+def suggest_lightgbm(trial: Any, task: str) -> dict[str, Any]:
+    """Sample LightGBM's keywords in an Optuna objective, as a user's own objective does:
+    each of :func:`lightgbm_distributions` under its own name, then ``subsample_freq=1``
+    whenever ``subsample < 1`` (LightGBM bags only then; the space's factory does the same).
+
+    Example:
+        >>> import optuna
+        >>> with lightgbm_registered():
+        ...     params = suggest_lightgbm(optuna.create_study().ask(), "classification")
+        >>> "num_leaves" in params and "algorithm" not in params
+        True
+    """
+    from automl_meta.advice._native import native_algorithm, native_params
+
+    sampled = {name: suggest_value(trial, name, distribution)
+               for name, distribution in lightgbm_distributions(task).items()}
+    return native_params({"algorithm": NATIVE_ALGORITHM, "params": sampled},
+                         native_algorithm(NATIVE_ALGORITHM, task))
+
+
+def config_from_native(native: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """The automl-meta configuration (algorithm ``lightgbm``) whose estimator takes exactly
+    the LightGBM keywords ``native``.
+
+    Raises:
+        ConfigurationError: when no configuration of the space builds those keywords (an
+            unknown keyword, or ``subsample_freq`` that does not follow ``subsample``).
+    """
+    from automl_meta.advice._native import native_algorithm, native_params
+
+    algorithm = native_algorithm(NATIVE_ALGORITHM, task)
+    names = {param.name for param in algorithm.params}
+    config = {"algorithm": NATIVE_ALGORITHM,
+              "params": {k: v for k, v in native.items() if k in names}}
+    if native_params(config, algorithm) != dict(native):
+        raise ConfigurationError(
+            f"LightGBM keywords {dict(native)!r} are no configuration of the space: expected "
+            f"some of {', '.join(sorted(names))}, with subsample_freq=1 exactly when "
+            "subsample < 1. Sample them with automl_meta.harness.searches.suggest_lightgbm.")
+    return config
+
+
+@dataclass
+class NativeRun:
+    """One LightGBM-only search: its trials, what ``warm_start`` enqueued (empty when
+    cold), the seconds before the first trial and the error that stopped it, if any."""
+
+    trials: list[Trial]
+    setup: float
+    aborted: str | None
+    recommendations: list[Any] = field(default_factory=list)
+
+
+def lightgbm_trials(context: RunContext, warm: bool) -> NativeRun:
+    """Seeded TPE over :func:`lightgbm_distributions` up to the largest budget, after
+    ``warm_start(study, algorithm="lightgbm")`` from the held-out recommender when
+    ``warm``. Call it with LightGBM registered (:func:`lightgbm_registered`)."""
+    import optuna
+
+    from automl_meta.advice._optuna import warm_start
+
+    seed = context.settings.seed
+    task = context.task
+    recommendations: list[Any] = []
+    prepare = None
+    if warm:
+        recommender = context.recommender  # no held-out advice: the method fails, says why
+        metafeatures = context.metafeatures
+
+        def prepare(study: Any) -> None:
+            recommendations.extend(warm_start(
+                study, n=WARM_START_N, db=recommender, task=task, metafeatures=metafeatures,
+                algorithm=NATIVE_ALGORITHM))
+
+    trials, setup, aborted = run_optuna(
+        context, lambda: optuna.samplers.TPESampler(seed=seed),
+        context.settings.largest_budget, prepare,
+        sample=lambda trial: config_from_native(suggest_lightgbm(trial, task), task))
+    if warm:
+        setup += context.metafeature_seconds
+    return NativeRun(trials, setup, aborted, recommendations)
+
+
+def lgbm_tpe_search(context: RunContext) -> list[Outcome]:
+    """Cold Optuna TPE (seeded, Optuna's defaults) over LightGBM alone, under its own
+    parameter names."""
+    with lightgbm_registered():
+        run = lightgbm_trials(context, warm=False)
+        return incumbent_outcomes(context, run.trials, context.settings.budgets, run.setup,
+                                  run.aborted)
+
+
+def lgbm_warm_tpe_search(context: RunContext) -> list[Outcome]:
+    """``automl_meta.warm_start(study, algorithm="lightgbm")`` (LightGBM's recommended
+    configurations first, under its own names), then the same TPE as ``lgbm_tpe``."""
+    with lightgbm_registered():
+        run = lightgbm_trials(context, warm=True)
+        outcomes = incumbent_outcomes(context, run.trials, context.settings.budgets,
+                                      run.setup, run.aborted)
+    default = bool(run.recommendations) and all(
+        r.strategy == "default" and math.isnan(r.predicted_score) for r in run.recommendations)
+    for outcome in outcomes:
+        outcome.extra[WARM_STARTED] = len(run.recommendations)
+        outcome.extra[WARM_START_DEFAULT] = default
+    return outcomes

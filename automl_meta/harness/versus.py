@@ -17,6 +17,11 @@ the case out, and a case where no entry succeeded saying nothing.
   more than any, and a median among those is reported as ``> max``), the ratio
   ``median n / b``, and the share of cases never matched.
 
+One of ours whose method names a ``baseline`` of its own (``lgbm_warm_tpe``: ``lgbm_tpe``,
+see :mod:`automl_meta.harness.methods`) is held against that search instead, at the same
+budgets and pairs, when the run has it (``own_baselines`` lists them); otherwise it is left
+out of both.
+
 A method whose every row repeats another's search (``copy_of``, see
 :mod:`automl_meta.harness.methods`) is left out of both, listed under ``copies``.
 """
@@ -68,32 +73,42 @@ def versus_tpe(rows: Iterable[Mapping[str, Any]],
                    if r.get("kind") == TRIALS and r["method"] != baseline
                    and r["method"] not in only_copies and _is_ours(str(r["method"]))})
     wide = _effective(rows)
-    budgets = sorted({int(r["budget"]) for r in rows if r["method"] == baseline
-                      and r.get("kind") == TRIALS and r.get("status") != SKIPPED})
+    budgets = _budgets(rows, baseline)
     result: dict[str, Any] = {"baseline": baseline, "budgets": budgets,
                               "pairs": [list(p) for p in pairs], "head_to_head": [],
                               "sample_efficiency": [], "copies": repeated}
-    if not budgets:
-        return result
+    own = {m: METHODS[m].baseline for m in ours if METHODS[m].baseline not in (None, baseline)}
+    if own:  # ours held against a cold search of their own (lgbm_warm_tpe: lgbm_tpe)
+        result["own_baselines"] = own
     for method in ours:
+        against = own.get(method, baseline)
+        theirs = budgets if against == baseline else _budgets(rows, against)
+        if not theirs:
+            continue
         mine = sorted({int(r["budget"]) for r in rows if r["method"] == method})
-        compared = [(b, b, "same budget") for b in mine if b in budgets]
-        compared += [(a, c, "pair") for a, c in pairs if a in mine and c in budgets]
+        compared = [(b, b, "same budget") for b in mine if b in theirs]
+        compared += [(a, c, "pair") for a, c in pairs if a in mine and c in theirs]
         for a, c, why in compared:
-            record = head_to_head(wide, f"{method}@{a}", f"{baseline}@{c}")
+            record = head_to_head(wide, f"{method}@{a}", f"{against}@{c}")
             if record is not None:
                 result["head_to_head"].append({"method": method, "budget": a,
                                                "baseline_budget": c, "compared": why,
                                                **record})
         for b in mine:
             efficiency = trials_to_match(wide, f"{method}@{b}",
-                                         {n: f"{baseline}@{n}" for n in budgets})
+                                         {n: f"{against}@{n}" for n in theirs})
             if efficiency is not None:
                 ratio = efficiency["median_trials"]
                 efficiency["ratio"] = None if ratio is None else ratio / b
                 result["sample_efficiency"].append({"method": method, "budget": b,
                                                     **efficiency})
     return result
+
+
+def _budgets(rows: list[dict[str, Any]], method: str) -> list[int]:
+    """The trial budgets ``method`` ran (not skipped) in ``rows``."""
+    return sorted({int(r["budget"]) for r in rows if r["method"] == method
+                   and r.get("kind") == TRIALS and r.get("status") != SKIPPED})
 
 
 def head_to_head(wide: pd.DataFrame, ours: str, theirs: str) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ FULL_EVIDENCE = 0.5  # a dataset that counts this much is a "whole" row (see who
 PRIOR_STRENGTH = 3.0  # datasets' worth of weight of an algorithm's mean in a config's prior
 # the protocol suffix of a second fidelity, e.g. "cv3:s0:r10000" (see metadb._builder)
 ROWS_SUFFIX = r":r(\d+)$"
+HAS_ROWS_SUFFIX = r":r\d+$"
 
 
 @dataclass
@@ -172,7 +173,7 @@ class MetaKnowledge:
             # a build's second fidelity (protocol "cv3:s0:r10000") ranks on more rows than
             # the base one it would otherwise overwrite: it is kept apart
             protocol = ev["protocol"] if "protocol" in ev else pd.Series("", index=ev.index)
-            larger = protocol.astype(str).str.contains(ROWS_SUFFIX, regex=True)
+            larger = protocol.astype(str).str.contains(HAS_ROWS_SUFFIX, regex=True)
             if larger.any():
                 fidelity = ev[larger & (ev["status"] == "ok")]
                 larger_runs.append(pd.DataFrame({

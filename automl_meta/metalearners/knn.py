@@ -17,6 +17,7 @@ import pandas as pd
 
 from automl_meta.metalearners._base import MetaLearner, Recommendation, check_k
 from automl_meta.metalearners._encoding import FeatureScaler
+from automl_meta.metalearners._fidelity import SizeShifts, size_shifts
 from automl_meta.metalearners._knowledge import MetaKnowledge, whole_rows
 from automl_meta.space import config_hash
 
@@ -94,6 +95,11 @@ class KNNLearner(MetaLearner):
     the later picks also hedge like a global portfolio. The defaults were chosen by
     leave-one-dataset-out regret on the shipped meta-database (``benchmarks/RESULTS.md``).
 
+    Where the knowledge holds a second fidelity (more rows of the larger past datasets), a
+    query with more rows than the matrices' 1,000 gets ``size_weight`` times its nearest
+    ``size_neighbors`` larger datasets' per-algorithm shifts added to its predicted scores
+    (see :mod:`automl_meta.metalearners._fidelity`); 0 turns that off.
+
     Example:
         >>> learner = KNNLearner(n_neighbors=5).fit(knowledge)  # doctest: +SKIP
         >>> learner.recommend(metafeatures, "classification", k=3)[0].why  # doctest: +SKIP
@@ -103,11 +109,14 @@ class KNNLearner(MetaLearner):
     memory_based = True
 
     def __init__(self, n_neighbors: int = 30, diversify: bool = True,
-                 bandwidth: float = 0.05, shrinkage: float = 0.35) -> None:
+                 bandwidth: float = 0.05, shrinkage: float = 0.35, size_weight: float = 1.0,
+                 size_neighbors: int = 10) -> None:
         self.n_neighbors = n_neighbors
         self.diversify = diversify
         self.bandwidth = bandwidth
         self.shrinkage = shrinkage
+        self.size_weight = size_weight
+        self.size_neighbors = size_neighbors
         self.tasks: dict[str, dict[str, Any]] = {}
         self.arrays: dict[str, np.ndarray] = {}
         self._hashes: dict[str, list[str]] = {}
@@ -139,7 +148,41 @@ class KNNLearner(MetaLearner):
             prior = matrix.subset(whole).config_prior(algorithms)
             self.arrays[f"{task}.prior"] = prior.astype(np.float32)
             self.arrays[f"{task}.evidence"] = matrix.evidence.astype(np.float32)
+            shifts = size_shifts(knowledge, task)
+            if shifts is not None:
+                info, arrays = shifts.to_state()
+                self.tasks[task]["size_shift"] = info
+                self.arrays.update({f"{task}.shift.{k}": v for k, v in arrays.items()})
         return self
+
+    def size_shifts(self, task: str) -> SizeShifts | None:
+        """The per-algorithm shifts with size of ``task``'s larger past datasets, if the
+        knowledge it was fitted on had a second fidelity."""
+        info = self.tasks.get(task, {}).get("size_shift")
+        if info is None:
+            return None
+        return SizeShifts.from_state(info, {k: self.arrays[f"{task}.shift.{k}"]
+                                            for k in ("datasets", "values")})
+
+    def _size_correction(self, metafeatures: Mapping[str, float] | pd.Series, task: str,
+                         order: np.ndarray, distances: np.ndarray,
+                         scale: float) -> np.ndarray | None:
+        """Per configuration, what the query's size adds to its predicted score (None when
+        nothing: a small query, no second fidelity, ``size_weight=0``)."""
+        shifts = self.size_shifts(task) if self.size_weight else None
+        n_rows = float(metafeatures.get("nr_inst") or 0.0)
+        if shifts is None or shifts.strength(n_rows) == 0.0:
+            return None
+        by_row = np.empty(len(order))
+        by_row[order] = distances
+        near = by_row[shifts.datasets]
+        weights = np.zeros(len(near))
+        closest = np.argsort(near, kind="stable")[: self.size_neighbors]
+        weights[closest] = 1.0 / (near[closest] + scale)
+        per_algorithm = dict(zip(shifts.algorithms, shifts.for_query(weights, n_rows),
+                                 strict=True))
+        algorithms = [c["algorithm"] for c in self.tasks[task]["configs"]]
+        return self.size_weight * np.array([per_algorithm.get(a, 0.0) for a in algorithms])
 
     def nearest_datasets(self, metafeatures: Mapping[str, float] | pd.Series,
                          task: str) -> tuple[np.ndarray, np.ndarray]:
@@ -188,6 +231,9 @@ class KNNLearner(MetaLearner):
         # average, so a near-identical neighbour's best configuration outranks untried ones
         prior = self.arrays[f"{task}.prior"]
         filled = np.where(present, normalised, prior[None, :])
+        correction = self._size_correction(metafeatures, task, order, distances, scale)
+        if correction is not None:
+            filled = filled + correction[None, :]
         predicted = filled.T @ weights
         predicted = np.where(present[:count].any(axis=0), predicted, -np.inf)
         return Neighbourhood(order, distances, count, whole, weights, normalised, filled,
@@ -251,12 +297,14 @@ class KNNLearner(MetaLearner):
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"n_neighbors": self.n_neighbors, "diversify": self.diversify,
                 "bandwidth": self.bandwidth, "shrinkage": self.shrinkage,
+                "size_weight": self.size_weight, "size_neighbors": self.size_neighbors,
                 "tasks": self.tasks}, self.arrays
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
         learner = cls(state["n_neighbors"], state.get("diversify", True),
-                      state.get("bandwidth", 0.05), state.get("shrinkage", 0.0))
+                      state.get("bandwidth", 0.05), state.get("shrinkage", 0.0),
+                      state.get("size_weight", 1.0), state.get("size_neighbors", 10))
         learner.tasks = state["tasks"]
         learner.arrays = dict(arrays)
         return learner
