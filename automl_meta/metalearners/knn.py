@@ -98,7 +98,9 @@ class KNNLearner(MetaLearner):
     Where the knowledge holds a second fidelity (more rows of the larger past datasets), a
     query with more rows than the matrices' 1,000 gets ``size_weight`` times its nearest
     ``size_neighbors`` larger datasets' per-algorithm shifts added to its predicted scores
-    (see :mod:`automl_meta.metalearners._fidelity`); 0 turns that off.
+    (see :mod:`automl_meta.metalearners._fidelity`). Off by default (0): on the v3 build's
+    46 datasets with both fidelities, rankings hardly change with size and the correction
+    made the first pick worse (``benchmarks/fidelity.py``, ``benchmarks/RESULTS.md``).
 
     Example:
         >>> learner = KNNLearner(n_neighbors=5).fit(knowledge)  # doctest: +SKIP
@@ -109,7 +111,7 @@ class KNNLearner(MetaLearner):
     memory_based = True
 
     def __init__(self, n_neighbors: int = 30, diversify: bool = True,
-                 bandwidth: float = 0.05, shrinkage: float = 0.35, size_weight: float = 1.0,
+                 bandwidth: float = 0.05, shrinkage: float = 0.35, size_weight: float = 0.0,
                  size_neighbors: int = 10) -> None:
         self.n_neighbors = n_neighbors
         self.diversify = diversify
@@ -304,7 +306,7 @@ class KNNLearner(MetaLearner):
     def _from_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> MetaLearner:
         learner = cls(state["n_neighbors"], state.get("diversify", True),
                       state.get("bandwidth", 0.05), state.get("shrinkage", 0.0),
-                      state.get("size_weight", 1.0), state.get("size_neighbors", 10))
+                      state.get("size_weight", 0.0), state.get("size_neighbors", 10))
         learner.tasks = state["tasks"]
         learner.arrays = dict(arrays)
         return learner

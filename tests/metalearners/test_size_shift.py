@@ -61,7 +61,7 @@ def test_shifts_are_learned_per_algorithm_from_the_datasets_with_both_fidelities
 
 
 def test_a_large_query_follows_the_larger_fidelity_and_a_small_one_does_not() -> None:
-    learner = KNNLearner(n_neighbors=5).fit(_knowledge())
+    learner = KNNLearner(n_neighbors=5, size_weight=1.0).fit(_knowledge())
     query = {"nr_inst": 50_000, "noise": 0.0}
     small = {"nr_inst": 1000, "noise": 0.0}  # no more rows than the matrices' 1,000
     corrected = learner._neighbourhood(query, "classification").predicted
@@ -77,12 +77,13 @@ def test_a_large_query_follows_the_larger_fidelity_and_a_small_one_does_not() ->
 
 def test_the_shift_survives_saving_and_is_dropped_with_its_datasets() -> None:
     knowledge = _knowledge()
-    learner = KNNLearner(n_neighbors=5).fit(knowledge)
+    learner = KNNLearner(n_neighbors=5, size_weight=1.0).fit(knowledge)
     with tempfile.TemporaryDirectory() as directory:
         loaded = load_learner(learner.save(directory))
     assert _first(loaded, 50_000) == "linear"
     large = {f"fam{i}" for i in range(8, 16)}
-    without = KNNLearner(n_neighbors=5).fit(knowledge.without(families=large - {"fam8"}))
+    rest = knowledge.without(families=large - {"fam8"})
+    without = KNNLearner(n_neighbors=5, size_weight=1.0).fit(rest)
     assert len(without.size_shifts("classification").datasets) == 1
 
 
