@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from automl_meta.metalearners import KNNLearner, load_knowledge
-from automl_meta.metalearners._fidelity import size_shifts
+from automl_meta.metalearners._fidelity import base_spread, size_shifts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,8 +67,7 @@ def judge(knowledge, task: str, weights: list[float]) -> pd.DataFrame:
         row["own 1,000-row @1"] = regret(truth, own, 1)
         others = learner.size_shifts(task)
         if others is not None:
-            learner.size_weight = 1.0
-            spread = np.nanmax(matrix.raw[index]) - np.nanpercentile(matrix.raw[index], 10)
+            spread = base_spread(matrix.raw[index], matrix.anchors) or 0.0
             per_algorithm = dict(zip(others.algorithms, others.for_query(
                 np.ones(len(others.datasets)), row["n_rows"]), strict=True))
             moved = base + spread * np.array([per_algorithm.get(algorithm_of.loc[

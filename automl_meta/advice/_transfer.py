@@ -51,6 +51,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from scipy.special import ndtr
 
+from automl_meta.advice._optuna import _contains
 from automl_meta.advice._sources import local_recommender
 from automl_meta.data import load_dataset
 from automl_meta.errors import AutoMLMetaWarning, ConfigurationError
@@ -486,13 +487,6 @@ def _allowed(config: dict[str, Any], distributions: Mapping[str, BaseDistributio
         if dist is not None and not _contains(dist, value):
             return False
     return True
-
-
-def _contains(distribution: BaseDistribution, value: Any) -> bool:
-    try:
-        return bool(distribution._contains(distribution.to_internal_repr(value)))
-    except (ValueError, TypeError):
-        return False
 
 
 def _metafeatures(dataset_or_metafeatures: Any, task: str | None) -> tuple[Any, str]:

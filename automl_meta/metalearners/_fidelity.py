@@ -113,16 +113,23 @@ def size_shifts(knowledge: MetaKnowledge, task: str) -> SizeShifts | None:
     return SizeShifts(rows, np.array(found, dtype=np.int64), names, np.vstack(values))
 
 
+def base_spread(base: np.ndarray, anchors: np.ndarray) -> float | None:
+    """The span of one dataset's base-fidelity normalisation: its best score less the 10th
+    percentile of its grid (``anchors``), as :func:`~automl_meta.metalearners._knowledge.
+    normalise` scales it; None when the grid's scores do not spread."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = np.nanmax(base) - np.nanpercentile(np.where(anchors, base, np.nan),
+                                                    FLOOR_PERCENTILE)
+    return float(spread) if np.isfinite(spread) and spread > 1e-12 else None
+
+
 def _dataset_shift(base: np.ndarray, anchors: np.ndarray, pairs: list[tuple[int, float]],
                    algorithms: list[str], names: list[str]) -> np.ndarray | None:
     """One dataset's per-algorithm shift, on the scale of its base-fidelity normalisation
     (its best base score 1, the 10th percentile of its grid 0)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        best = np.nanmax(base)
-        floor = np.nanpercentile(np.where(anchors, base, np.nan), FLOOR_PERCENTILE)
-    spread = best - floor
-    if not np.isfinite(spread) or spread <= 1e-12:
+    spread = base_spread(base, anchors)
+    if spread is None:
         return None
     columns = np.array([j for j, _ in pairs])
     larger = np.array([s for _, s in pairs], dtype=float)

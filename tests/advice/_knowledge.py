@@ -12,9 +12,15 @@ from automl_meta.data import Dataset, load_dataset
 from automl_meta.evaluation import Evaluation
 from automl_meta.metadb import MetaDB
 from automl_meta.metadb._record import record_evaluations
-from automl_meta.space import default_config
+from automl_meta.space import BOOSTING, default_config
 
 ALGORITHMS = ("linear", "knn", "random_forest")
+LIGHTGBM = next(a for a in BOOSTING if a.name == "lightgbm" and a.task == "classification")
+# three LightGBM configurations (one without bagging)
+LGBM_CONFIGS = [{"algorithm": "lightgbm",
+                 "params": {**LIGHTGBM.default, "num_leaves": leaves, "subsample": subsample,
+                            "n_estimators": rounds}}
+                for leaves, subsample, rounds in ((7, 0.8, 20), (63, 1.0, 30), (15, 0.6, 40))]
 TOKEN = "sources-test-token-0123456789abcdef"
 
 
@@ -40,5 +46,21 @@ def tiny_store(path: Path, n_datasets: int = 5) -> Path:
     db = MetaDB(path)
     for seed in range(n_datasets):
         record_evaluations(db, tiny_dataset(seed), evaluations(seed))
+    db.close()
+    return path
+
+
+def lightgbm_store(path: Path) -> Path:
+    """``path``, a store of four tiny datasets that ran the three :data:`LGBM_CONFIGS`
+    and two scikit-learn defaults."""
+    db = MetaDB(path)
+    for seed in range(4):
+        scored = [Evaluation(config, "cv3:s0", "ok", task="classification",
+                             metrics={"balanced_accuracy": 0.6 + 0.1 * ((i + seed) % 3)})
+                  for i, config in enumerate(LGBM_CONFIGS)]
+        scored += [Evaluation(default_config(name), "cv3:s0", "ok", task="classification",
+                              metrics={"balanced_accuracy": 0.55})
+                   for name in ("linear", "knn")]
+        record_evaluations(db, tiny_dataset(seed), scored)
     db.close()
     return path

@@ -13,37 +13,17 @@ import pytest
 from automl_meta.advice import MetaSampler, recommend, warm_start
 from automl_meta.advice._native import native_params
 from automl_meta.errors import AutoMLMetaWarning, ConfigurationError
-from automl_meta.evaluation import Evaluation
-from automl_meta.metadb import MetaDB
-from automl_meta.metadb._record import record_evaluations
-from automl_meta.space import BOOSTING, REGISTRY, default_config
+from automl_meta.space import BOOSTING, REGISTRY
 from automl_meta.space._capped import _Wrapper
-from tests.advice._knowledge import tiny_dataset
+from tests.advice._knowledge import LIGHTGBM, lightgbm_store, tiny_dataset
 
 lightgbm = pytest.importorskip("lightgbm")
 
-LIGHTGBM = next(a for a in BOOSTING if a.name == "lightgbm" and a.task == "classification")
-# three LightGBM configurations (one without bagging) and two scikit-learn defaults
-LGBM_CONFIGS = [{"algorithm": "lightgbm",
-                 "params": {**LIGHTGBM.default, "num_leaves": leaves, "subsample": subsample,
-                            "n_estimators": rounds}}
-                for leaves, subsample, rounds in ((7, 0.8, 20), (63, 1.0, 30), (15, 0.6, 40))]
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("native") / "store.sqlite"
-    db = MetaDB(path)
-    for seed in range(4):
-        evaluations = [Evaluation(config, "cv3:s0", "ok", task="classification",
-                                  metrics={"balanced_accuracy": 0.6 + 0.1 * ((i + seed) % 3)})
-                       for i, config in enumerate(LGBM_CONFIGS)]
-        evaluations += [Evaluation(default_config(name), "cv3:s0", "ok", task="classification",
-                                   metrics={"balanced_accuracy": 0.55})
-                        for name in ("linear", "knn")]
-        record_evaluations(db, tiny_dataset(seed), evaluations)
-    db.close()
-    return path
+    return lightgbm_store(tmp_path_factory.mktemp("native") / "store.sqlite")
 
 
 @pytest.fixture(autouse=True)

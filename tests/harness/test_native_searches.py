@@ -11,7 +11,6 @@ import optuna
 import pytest
 
 from automl_meta.errors import AutoMLMetaWarning, ConfigurationError
-from automl_meta.evaluation import Evaluation
 from automl_meta.harness import harness, methods, searches
 from automl_meta.harness.advice import MetaContext
 from automl_meta.harness.prepare import prepare_dataset
@@ -21,19 +20,16 @@ from automl_meta.harness.settings import BenchmarkSettings
 from automl_meta.harness.summary import summarise
 from automl_meta.harness.trials import RunContext
 from automl_meta.harness.versus import versus_tpe
-from automl_meta.metadb import MetaDB
-from automl_meta.metadb._record import record_evaluations
-from automl_meta.space import BOOSTING, REGISTRY, config_hash, default_config
-from tests.advice._knowledge import tiny_dataset, tiny_store
+from automl_meta.space import REGISTRY, config_hash
+from tests.advice._knowledge import (
+    LGBM_CONFIGS,
+    LIGHTGBM,
+    lightgbm_store,
+    tiny_store,
+)
 
 pytest.importorskip("lightgbm")
 
-LIGHTGBM = next(a for a in BOOSTING if a.name == "lightgbm" and a.task == "classification")
-# three LightGBM configurations the fixture store knows (one without bagging)
-LGBM_CONFIGS = [{"algorithm": "lightgbm",
-                 "params": {**LIGHTGBM.default, "num_leaves": leaves, "subsample": subsample,
-                            "n_estimators": rounds}}
-                for leaves, subsample, rounds in ((7, 0.8, 20), (63, 1.0, 30), (15, 0.6, 40))]
 BUDGETS = (2, 4)
 
 
@@ -53,18 +49,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def lgbm_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store of four tiny datasets that ran the three LightGBM configurations and two
     scikit-learn defaults."""
-    path = tmp_path_factory.mktemp("lgbm-store") / "store.sqlite"
-    db = MetaDB(path)
-    for seed in range(4):
-        evaluations = [Evaluation(config, "cv3:s0", "ok", task="classification",
-                                  metrics={"balanced_accuracy": 0.6 + 0.1 * ((i + seed) % 3)})
-                       for i, config in enumerate(LGBM_CONFIGS)]
-        evaluations += [Evaluation(default_config(name), "cv3:s0", "ok", task="classification",
-                                   metrics={"balanced_accuracy": 0.55})
-                        for name in ("linear", "knn")]
-        record_evaluations(db, tiny_dataset(seed), evaluations)
-    db.close()
-    return path
+    return lightgbm_store(tmp_path_factory.mktemp("lgbm-store") / "store.sqlite")
 
 
 @pytest.fixture(scope="module")
