@@ -89,14 +89,18 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.store:
+        if "://" not in args.store and not Path(args.store).is_file():
+            raise SystemExit(f"error: no meta-db store at {args.store}; give the v3 build's "
+                             "SQLite file (python scripts/build_meta_db_v3.py --store ...)")
         knowledge = load_knowledge(user_db=args.store, include_shipped=False)
     else:
         knowledge = load_knowledge(args.bundle, include_shipped=True)
     frames = [judge(knowledge, task, args.weights) for task in sorted(knowledge.matrices)]
-    table = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    if table.empty:
+    frames = [f for f in frames if len(f)]
+    if not frames:
         print("no dataset of this knowledge ran a second fidelity")
         return
+    table = pd.concat(frames, ignore_index=True)
     if args.out:
         table.to_csv(args.out, index=False)
     metrics = [c for c in table.columns if c.endswith(("@1", "@3"))]
