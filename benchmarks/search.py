@@ -22,6 +22,14 @@ all cases (``OUT/report.md``). This prints:
   those three (bar: ``fit`` has the best);
 - the worst budget overrun of ``fit`` (bar: <= 10% on every run).
 
+With ``--also lgbm_tpe lgbm_warm_tpe`` it also prints the LightGBM bar of issue #24 (the
+warm-started LightGBM study after 5 trials against cold TPE on the same LightGBM space after
+20, head to head). ``--old-space DIR`` reads ``fit``'s results of an earlier run with the
+same seeds and datasets (e.g. ``automl-meta benchmark --methods fit`` from a checkout of
+the old space and meta-db), enters them as ``fit_old_space`` and prints the gain of ``fit``
+over them (issue #24's bar: ``fit`` at 30 s gains over the old space). ``--methods``
+replaces the five methods (e.g. ``--methods fit`` for that earlier run).
+
 The run is resumable (rerun the same command after a kill). ``--jobs 1`` (the default)
 keeps the timed methods from competing with each other for the two cores.
 """
@@ -41,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PMLB = ROOT.parent / "shared" / "datasets" / "pmlb"
 SELECTION_SEED = 9  # issue 9
 CASE_SEPARATOR = " #"  # a pooled case is named "<dataset> #<seed>"
+OLD_SPACE = "fit_old_space"  # fit's results from an earlier run (--old-space)
 METHODS = ("tpe", "warm_tpe", "fit", "tpe_seconds", "flaml_automl")
 # choose_datasets(20) against the shipped meta_db/ of 111 evaluated datasets, frozen so that
 # a grown meta-database does not change the benchmark (classification and regression
@@ -89,6 +98,11 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=len(DATASETS),
                         help="run the first N of the 20 datasets")
     parser.add_argument("--max-rows", type=int, default=5000)
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="comma-separated methods run (default: the bars' five)")
+    parser.add_argument("--old-space", type=Path, default=None, metavar="DIR",
+                        help="an earlier run's output directory whose fit results enter as "
+                        "fit_old_space (same seeds and datasets)")
     parser.add_argument("--also", nargs="*", default=[], metavar="METHOD",
                         help="more methods to run beside the bars' five (e.g. neural "
                         "meta_sampler); they enter the normalisation and the leaderboard")
@@ -111,7 +125,8 @@ def main() -> None:
     print(f"{len(names)} datasets x {len(seeds)} splits: {', '.join(names)}\n", flush=True)
     for seed in seeds:
         try:
-            run_benchmark(PMLB, out / f"seed-{seed}", methods=[*METHODS, *args.also],
+            methods = [m for m in args.methods.split(",") if m.strip()]
+            run_benchmark(PMLB, out / f"seed-{seed}", methods=[*methods, *args.also],
                           budgets=budgets, seconds=args.seconds, max_rows=args.max_rows,
                           jobs=args.jobs, seed=seed, datasets=names, command=command)
         except AutoMLMetaError as exc:  # a wrong --also name, a missing data directory
@@ -119,6 +134,13 @@ def main() -> None:
     from automl_meta.harness.summary import summarise
 
     rows = pooled_rows(out, seeds, names)
+    if args.old_space is not None:
+        old = [{**row, "method": OLD_SPACE} for row in pooled_rows(args.old_space, seeds, names)
+               if row["method"] == "fit"]
+        if not old:
+            parser.exit(2, f"error: no fit results for these seeds and datasets under "
+                        f"{args.old_space}; run the old checkout's benchmark there first\n")
+        rows += old
     summary = summarise(rows)
     _write_pooled_report(out, rows, summary, seeds, command)
     _print_bars(rows, summary, budgets[0], budgets[-1], f"{args.seconds:g}s", args.seconds,
@@ -172,6 +194,10 @@ def _print_bars(rows: list[dict[str, Any]], summary: dict[str, Any], small: int,
         passed = warm["mean_normalised"] >= cold["mean_normalised"]
         print(f"bar warm@{small} >= tpe@{large}: {'PASS' if passed else 'FAIL'}")
 
+    _print_head_to_head(rows, summary, f"lgbm_warm_tpe@{small}", f"lgbm_tpe@{large}", cases,
+                        "LightGBM warm start")
+    _print_head_to_head(rows, summary, f"fit@{seconds}", f"{OLD_SPACE}@{seconds}", cases,
+                        "fit over the old space")
     timed = [f"fit@{seconds}", f"tpe_seconds@{seconds}", f"flaml_automl@{seconds}"]
     three = summarise(rows, entries=timed)["entries"]
     print(f"\n== {seconds} budget: mean rank among fit, tpe_seconds, flaml_automl ==")
@@ -201,6 +227,27 @@ def _print_bars(rows: list[dict[str, Any]], summary: dict[str, Any], small: int,
               f"{np.mean([float(r['seconds']) for r in fits]):.1f} s; failed: "
               f"{', '.join(failed) or 'none'}")
         print(f"bar overrun <= 10%: {'PASS' if worst <= 0.10 else 'FAIL'}")
+
+
+def _print_head_to_head(rows: list[dict[str, Any]], summary: dict[str, Any], ours: str,
+                        theirs: str, cases: str, title: str) -> None:
+    """``ours`` against ``theirs``, when the run has both: mean normalised test scores (all
+    entries normalised together), the paired gap and the wins / ties / losses; the bar is
+    more wins than losses and a mean at least as high."""
+    from automl_meta.harness.summary import score_table
+
+    entries = summary["entries"]
+    mine, other = entries.get(ours), entries.get(theirs)
+    if not mine or not other or mine["mean_normalised"] is None:
+        return
+    wins, ties, losses = mine["wins"][theirs], mine["ties"][theirs], other["wins"][ours]
+    print(f"\n== {title}: {ours} vs {theirs} ({cases}) ==")
+    print(f"mean normalised test score: {ours} {mine['mean_normalised']:.4f}, {theirs} "
+          f"{other['mean_normalised']:.4f} (difference "
+          f"{_paired_gap(score_table(rows), ours, theirs)}); wins {wins}, ties {ties}, "
+          f"losses {losses}")
+    passed = wins > losses and mine["mean_normalised"] >= other["mean_normalised"]
+    print(f"bar {ours} beats {theirs}: {'PASS' if passed else 'FAIL'}")
 
 
 def dataset_of(case: str) -> str:

@@ -22,7 +22,9 @@ def benchmark(
                                        "flaml_zeroshot, flaml_automl, autogluon, "
                                        "autogluon_best (their own environment: "
                                        "$AUTOML_META_AUTOGLUON_PYTHON), recommend_top1, "
-                                       "warm_tpe, meta_sampler, neural, fit."),
+                                       "warm_tpe, meta_sampler, neural, fit, and the "
+                                       "LightGBM-only searches under LightGBM's own names, "
+                                       "lgbm_tpe and lgbm_warm_tpe (held against it)."),
     budgets: str = typer.Option("1,5,10,20,50", "--budgets", help="Trial budgets of the "
                                 "search methods (one result per budget from one run)."),
     seconds: float = typer.Option(30.0, "--seconds", help="Time budget of fit, flaml_automl, "

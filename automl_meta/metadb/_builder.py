@@ -112,7 +112,7 @@ def plan_build(db: Any, paths: list[Path | str], settings: BuildSettings) -> Bui
         >>> db = MetaDB("sqlite:///:memory:")
         >>> plan = plan_build(db, ["sklearn:iris"], BuildSettings(configs_per_algorithm=1))
         >>> list(plan.grids), plan.n_missing, len(plan.tasks)
-        (['classification'], 14, 1)
+        (['classification'], 20, 1)
     """
     from automl_meta.data import load_dataset
 

@@ -38,8 +38,14 @@ def _expected_random_regret(scores: np.ndarray, k: int) -> float:
 
 def lodo_regret(knowledge: MetaKnowledge, learners: dict[str, Callable[[], MetaLearner]],
                 ks: tuple[int, ...] = LODO_KS, max_datasets: int | None = None,
-                progress: bool = False, grouped: dict[str, int] | None = None) -> pd.DataFrame:
+                progress: bool = False, grouped: dict[str, int] | None = None,
+                judge: MetaKnowledge | None = None) -> pd.DataFrame:
     """One row per (held-out dataset, method): regret at each k.
+
+    ``judge``, another meta-database's knowledge, scores the recommendations instead (by
+    its stored scores of the same dataset, normalised over its configurations; a dataset it
+    does not hold is left out), so that learners fitted on two meta-databases are judged on
+    one scale: the larger one's, whose configurations include the smaller one's.
 
     Methods are the given learners plus ``random`` (exact expectation), ``best_default``
     (the default configuration with the best mean on the training datasets) and
@@ -56,7 +62,9 @@ def lodo_regret(knowledge: MetaKnowledge, learners: dict[str, Callable[[], MetaL
     group_of = {f: i for i, f in enumerate(families)}
     rows: list[dict[str, Any]] = []
     fitted: dict[tuple[str, str], MetaLearner] = {}
-    held_out = [(task, fp) for task, m in knowledge.matrices.items() for fp in m.datasets]
+    judge = judge or knowledge
+    held_out = [(task, fp) for task, m in knowledge.matrices.items() for fp in m.datasets
+                if task in judge.matrices and fp in judge.matrices[task].datasets]
     if max_datasets is not None:
         held_out = held_out[:max_datasets]
     iterator: Any = held_out
@@ -65,7 +73,7 @@ def lodo_regret(knowledge: MetaKnowledge, learners: dict[str, Callable[[], MetaL
 
         iterator = track(held_out, description="leave-one-dataset-out")
     for task, fingerprint in iterator:
-        matrix = knowledge.matrices[task]
+        matrix = judge.matrices[task]
         row_index = matrix.datasets.index(fingerprint)
         scores = matrix.normalised[row_index]
         by_hash = {key.split("/", 1)[1]: scores[j] for j, key in enumerate(matrix.configs)}
@@ -92,8 +100,8 @@ def lodo_regret(knowledge: MetaKnowledge, learners: dict[str, Callable[[], MetaL
         rows.append({**base, "method": "random",
                      **{f"regret@{k}": _expected_random_regret(scores, k) for k in ks}})
         train = train or knowledge.without(families={family})
-        defaults = {a: by_hash.get(config_hash(default_config(a, task)), np.nan)
-                    for a in algorithms(task)}
+        defaults = {a: by_hash[key] for a in algorithms(task)  # those the meta-db ran
+                    if (key := config_hash(default_config(a, task))) in by_hash}
         for algorithm, value in defaults.items():
             rows.append({**base, "method": f"default:{algorithm}", **_regrets([value], ks)})
         best = _best_default(train, task)

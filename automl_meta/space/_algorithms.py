@@ -312,12 +312,13 @@ def _boosted_algorithms() -> list[Algorithm]:
             for name, library, params, default in _BOOSTED]
 
 
-REGISTRY: dict[tuple[str, str], Algorithm] = {(a.task, a.name): a for a in _both_tasks()}
-
-# LightGBM, XGBoost and CatBoost, registered by ``register_boosting()`` until the shipped
-# learners are retrained on meta-db v3: the learned meta-models encode a configuration over
-# the registered algorithms, so adding three changes their input width.
+# LightGBM, XGBoost and CatBoost. They come last in the registry: a grid's random
+# configurations are seeded by the algorithm's position, so the seven before them sample
+# what they sampled when these three were registered apart (meta-db v3's build did that).
 BOOSTING: tuple[Algorithm, ...] = tuple(_boosted_algorithms())
+
+REGISTRY: dict[tuple[str, str], Algorithm] = {
+    (a.task, a.name): a for a in (*_both_tasks(), *BOOSTING)}
 
 
 def register(algorithm: Algorithm) -> None:
@@ -360,8 +361,10 @@ def unregister(name: str, task: str | None = None) -> None:
 
 
 def register_boosting(names: tuple[str, ...] | list[str] | None = None) -> None:
-    """Register LightGBM, XGBoost and CatBoost for both tasks, or those of them in ``names``
-    (the meta-db build registers the ones its settings name, in every worker).
+    """Register LightGBM, XGBoost and CatBoost for both tasks, or those of them in ``names``.
+
+    They are in the default space; this puts back what :func:`unregister` took out (the
+    meta-db build calls it for the ones its settings name, in every worker).
 
     Example:
         >>> from automl_meta.space import algorithms, register_boosting

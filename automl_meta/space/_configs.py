@@ -238,7 +238,7 @@ def sample_configs(task: str, n_per_algorithm: int, seed: int = 0,
     Example:
         >>> configs = sample_configs("classification", n_per_algorithm=2, seed=0)
         >>> len(configs), configs[0] == default_config("linear")
-        (21, True)
+        (30, True)
         >>> configs == sample_configs("classification", n_per_algorithm=2, seed=0)
         True
     """

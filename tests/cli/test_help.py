@@ -37,6 +37,16 @@ def test_help_lists_every_registered_strategy_and_algorithm() -> None:
     assert f"Fit the meta-learners ({', '.join(LEARNERS)})" in listing.output
 
 
+def test_benchmark_help_lists_every_harness_method() -> None:
+    from automl_meta.harness.methods import METHODS
+
+    result = CliRunner().invoke(app, ["benchmark", "--help"], env=WIDE)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    missing = [name for name in METHODS if name not in text]
+    assert not missing, f"benchmark --help does not list {missing}"
+
+
 def test_the_commands_are_where_they_were() -> None:
     result = CliRunner().invoke(app, ["--help"], env=WIDE)
     assert result.exit_code == 0

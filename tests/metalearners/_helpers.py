@@ -14,8 +14,14 @@ CONFIGS = [default_config("knn"), default_config("random_forest"), default_confi
            {"algorithm": "knn", "params": {"n_neighbors": 1, "weights": "uniform", "p": 1}}]
 
 
-def _knowledge(n_per_cluster: int = 8, seed: int = 0) -> MetaKnowledge:
-    """Two clusters of datasets: on 'small' ones knn wins, on 'large' ones the forest wins."""
+SMALL_SCORES, LARGE_SCORES = (0.9, 0.7, 0.6, 0.5), (0.6, 0.95, 0.7, 0.4)
+
+
+def _knowledge(n_per_cluster: int = 8, seed: int = 0,
+               scores_by_cluster: tuple[tuple[float, ...], tuple[float, ...]] = (
+                   SMALL_SCORES, LARGE_SCORES)) -> MetaKnowledge:
+    """Two clusters of datasets: on 'small' ones knn wins, on 'large' ones the forest wins
+    (or the scores of ``CONFIGS`` given for each cluster)."""
     rng = np.random.default_rng(seed)
     datasets, features, evaluations = [], [], []
     config_rows = [{"id": i, "task": "classification", "algorithm": c["algorithm"],
@@ -31,7 +37,7 @@ def _knowledge(n_per_cluster: int = 8, seed: int = 0) -> MetaKnowledge:
         for name, value in {"nr_inst": 10 ** log_rows, "noise": rng.normal(),
                             "attr_to_inst": rng.uniform(0.01, 0.02)}.items():
             features.append({"dataset_id": i, "name": name, "value": value})
-        scores = [0.9, 0.7, 0.6, 0.5] if small else [0.6, 0.95, 0.7, 0.4]
+        scores = scores_by_cluster[0] if small else scores_by_cluster[1]
         for config_id, score in enumerate(scores):
             evaluations.append({"dataset_id": i, "config_id": config_id, "status": "ok",
                                 "score": score + rng.normal(0, 0.01)})

@@ -70,13 +70,14 @@ def test_meta_training_reduces_the_query_loss(knowledge: MetaKnowledge) -> None:
 
     matrix = knowledge.matrix(TASK)
     frame = knowledge.metafeatures.loc[matrix.datasets]
-    configs = encode_configs([knowledge.config(c) for c in matrix.configs], TASK)
+    names = sorted({knowledge.config(c)["algorithm"] for c in matrix.configs})
+    configs = encode_configs([knowledge.config(c) for c in matrix.configs], TASK, names)
     scaler = FeatureScaler().fit(frame)
     data = TaskTensors.build(scaler.transform(frame), configs, matrix.normalised,
                              torch.device("cpu"))
     torch.manual_seed(0)
-    net = SurrogateNet(len(scaler.columns), configs.shape[1], n_algorithms=7, hidden=32,
-                       embedding=8)
+    net = SurrogateNet(len(scaler.columns), configs.shape[1], n_algorithms=len(names),
+                       hidden=32, embedding=8)
     settings = TrainSettings(steps=300, batch_size=8, max_support=12, n_query=12,
                              learning_rate=1e-2)
     with cpu_threads(torch.device("cpu"), 1):
