@@ -3,9 +3,10 @@
     python scripts/build_meta_db_v3.py --store build/v3.sqlite [--jobs 2]
     python scripts/build_meta_db_v3.py --store build/v3.sqlite --export meta_db/v3-build
 
-A new store starts from what the repository holds: the shipped ``meta_db/``, the 27
-datasets of ``meta_db/pending/`` and the partial build committed in ``meta_db/v3-build/``
-(each imported once; nothing is evaluated twice). Then, in stages so that a build stopped at
+A new store starts from what the repository holds: the shipped ``meta_db/`` (meta-db v3
+as shipped by ``scripts/ship_meta_db_v3.py``), and, where they exist, ``meta_db/pending/``
+and the build's later export ``meta_db/v3-build/`` (each imported once; nothing is
+evaluated twice). Then, in stages so that a build stopped at
 any point is as useful as it can be (cheapest datasets first within each):
 
 1. the shipped grid (``<task>:n22:s0``, the seven scikit-learn / PyTorch algorithms) on

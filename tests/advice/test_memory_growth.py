@@ -41,10 +41,12 @@ def _key(config: dict) -> str:
 def _probes() -> list[tuple[str, pd.Series]]:
     """Meta-features of shipped classification datasets nobody recorded anything about."""
     knowledge = load_knowledge(user_db=False)
-    names = knowledge.datasets[knowledge.datasets["task"] == "classification"]["name"]
-    chosen = sorted(names)[:: max(1, len(names) // N_PROBES)][:N_PROBES]
-    by_name = knowledge.datasets.reset_index().set_index("name")["fingerprint"]
-    return [(name, knowledge.metafeatures.loc[by_name[name]]) for name in chosen]
+    datasets = knowledge.datasets[knowledge.datasets["task"] == "classification"]
+    # by name, then file: a PMLB dataset and its raw ARFF twin may share a name
+    ordered = datasets.sort_values(["name", "source"])
+    chosen = ordered.iloc[:: max(1, len(ordered) // N_PROBES)].iloc[:N_PROBES]
+    return [(f"{row['name']} ({row['source']})", knowledge.metafeatures.loc[fingerprint])
+            for fingerprint, row in chosen.iterrows()]
 
 
 def _firsts(store: MetaDB, probes: list[tuple[str, pd.Series]], k: int = 3) -> dict[str, list]:

@@ -140,18 +140,32 @@ def test_a_dask_build_evaluates_every_cell(tmp_path: Path) -> None:
         algorithms("classification"))
 
 
-def test_the_pending_bundle_uses_the_shipped_grid_and_adds_only_its_own_datasets(
-        tmp_path: Path) -> None:
-    """meta_db/pending/ (built after the shipped bundle, not read by the loader) merges
-    into a store holding the shipped bundle: same configurations, 27 new datasets."""
-    from automl_meta.metadb._bundle import read_bundle_tables
+def test_the_shipped_meta_db_meets_the_v3_bars(tmp_path: Path) -> None:
+    """meta_db/ (v3): imported into a new store it is what its manifest says, and it meets
+    issue #24's bars; ``db stats --shipped --json`` reports the same."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from automl_meta.cli import app
 
     root = Path(__file__).resolve().parents[2] / "meta_db"
-    shipped, pending = read_bundle_tables(root), read_bundle_tables(root / "pending")
-    assert set(pending["config"]["hash"]) <= set(shipped["config"]["hash"])
-    db = MetaDB(tmp_path / "merged.sqlite")
-    before = import_bundle(db, root)["evaluations_added"]
-    added = import_bundle(db, root / "pending")["evaluations_added"]
+    manifest = json.loads((root / "manifest.json").read_text())
+    db = MetaDB(tmp_path / "v3.sqlite")
+    import_bundle(db, root)
     stats = db.stats()
-    assert stats["evaluations"] == before + added and 0 < added < len(pending["evaluation"])
-    assert stats["datasets_evaluated"] - len(set(shipped["evaluation"]["dataset_id"])) == 27
+    assert {k: stats[k] for k in manifest["counts"]} == manifest["counts"]
+    assert stats["datasets_with_metafeatures"] >= 300 and stats["evaluations"] >= 60_000
+    assert all(n >= 10 for n in stats["algorithms_per_task"].values())
+    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()
+               and "v3-build" not in f.parts)
+    assert size <= 25 * 2**20
+    for task in ("classification", "regression"):
+        grid = manifest["grids"][f"{task}:n40:s0:lightgbm+xgboost+catboost"]["per_algorithm"]
+        assert grid == {"lightgbm": 41, "xgboost": 41, "catboost": 41}
+    assert set(stats["evaluations_by_protocol"]) == {"cv3:s0", "cv3:s0:r10000"}
+    shown = CliRunner().invoke(app, ["db", "stats", "--shipped", "--json"])
+    assert shown.exit_code == 0, shown.output
+    reported = json.loads(shown.output)
+    assert reported["evaluations"] == stats["evaluations"]
+    assert reported["datasets_with_metafeatures"] == stats["datasets_with_metafeatures"]
