@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,14 @@ def test_report_md_describes_the_run(cli_fit: dict[str, Any]) -> None:
                  "target `label` |",
                  f"| trials | {len(board)} ", f"| best balanced_accuracy | "
                  f"{config['best_score']:.4f} |", "## Best configuration",
-                 f"`{config['best_config']['algorithm']}`",
-                 f"## Leaderboard (top {min(len(board), 10)} of {len(board)})"):
+                 f"`{config['best_config']['algorithm']}`"):
         assert line in report
+    # near-identical trials are folded into one row, so at most 10 distinct ones are shown
+    shown = re.search(r"^## Leaderboard \(top (\d+) of (\d+)\)$", report, re.MULTILINE)
+    assert shown is not None and int(shown.group(2)) == len(board)
+    section = report.split("## Leaderboard", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if re.match(r"^\| \d+ \|", line)]
+    assert 1 <= int(shown.group(1)) == len(rows) <= min(len(board), 10)
     first = next(line for line in report.splitlines() if line.startswith("| 1 |"))
     assert f"| {board['algorithm'].iloc[0]} | {board['balanced_accuracy'].iloc[0]:.4f} |" \
         in first
