@@ -123,9 +123,9 @@ def main() -> None:
     out = Path(args.out)
     command = "python benchmarks/search.py " + " ".join(sys.argv[1:])
     print(f"{len(names)} datasets x {len(seeds)} splits: {', '.join(names)}\n", flush=True)
+    methods = [m for m in args.methods.split(",") if m.strip()]
     for seed in seeds:
         try:
-            methods = [m for m in args.methods.split(",") if m.strip()]
             run_benchmark(PMLB, out / f"seed-{seed}", methods=[*methods, *args.also],
                           budgets=budgets, seconds=args.seconds, max_rows=args.max_rows,
                           jobs=args.jobs, seed=seed, datasets=names, command=command)

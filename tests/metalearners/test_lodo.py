@@ -6,7 +6,7 @@ import numpy as np
 
 from automl_meta.metalearners import KNNLearner
 from automl_meta.metalearners.lodo import lodo_regret
-from tests.metalearners._helpers import _knowledge
+from tests.metalearners._helpers import LARGE_SCORES, SMALL_SCORES, _knowledge
 
 KNN = {"knn": KNNLearner}
 
@@ -27,7 +27,7 @@ def test_knn_finds_each_clusters_winner_and_random_does_worse() -> None:
 def test_a_judge_scores_the_picks_by_its_own_scores() -> None:
     knowledge = _knowledge()
     # the judge knows the same datasets, with the winners swapped between the clusters
-    judge = _knowledge(scores_by_cluster=((0.6, 0.95, 0.7, 0.4), (0.9, 0.7, 0.6, 0.5)))
+    judge = _knowledge(scores_by_cluster=(LARGE_SCORES, SMALL_SCORES))
     results = lodo_regret(knowledge, KNN, judge=judge)
     assert _regret(results, "knn") > 0.5  # the learner's picks lose on the judge's scale
     itself = lodo_regret(knowledge, KNN, judge=knowledge)
