@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from automl_meta.errors import AutoMLMetaError
 from automl_meta.metalearners import LEARNERS, load_knowledge
 from automl_meta.metalearners._train import choose_auto, lodo_factories
 from automl_meta.metalearners.lodo import LODO_KS, lodo_regret, summarise
@@ -79,7 +80,10 @@ def main() -> None:
         if not (bundle / "manifest.json").is_file():
             parser.exit(2, f"error: {bundle} is no meta-db bundle (no manifest.json)\n")
     warnings.simplefilter("ignore")
-    results = judged(args.old, args.new)
+    try:
+        results = judged(args.old, args.new)
+    except AutoMLMetaError as exc:  # a tampered or foreign bundle
+        parser.exit(2, f"error: {exc}\n")
     if args.csv:
         pd.concat([f.assign(meta_db=label) for label, f in results.items()]).to_csv(
             args.csv, index=False)
